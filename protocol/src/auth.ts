@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { RoomId, VoicePermissions } from './voice';
+
+/** Local sign-in (the embedded default; Firebase ID tokens slot in beside it). */
+export const UserName = z
+  .string()
+  .min(2)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'user names use letters, digits and _ . -');
+
+export const LocalSignUpRequest = z.object({
+  username: UserName,
+  password: z.string().min(8).max(256),
+  displayName: z.string().trim().min(1).max(64).optional(),
+}).strict();
+export type LocalSignUpRequest = z.infer<typeof LocalSignUpRequest>;
+
+export const LocalSignInRequest = z.object({ username: UserName, password: z.string().min(1).max(256) }).strict();
+export type LocalSignInRequest = z.infer<typeof LocalSignInRequest>;
+
+export const PublicUser = z.object({ id: z.string(), username: z.string(), displayName: z.string() });
+export type PublicUser = z.infer<typeof PublicUser>;
+
+export const SessionResponse = z.object({ token: z.string(), expiresAt: z.number(), user: PublicUser });
+export type SessionResponse = z.infer<typeof SessionResponse>;
+
+export const VoiceGrantRequest = z.object({ roomId: RoomId }).strict();
+export type VoiceGrantRequest = z.infer<typeof VoiceGrantRequest>;
+
+export const VoiceGrantResponse = z.object({ grant: z.string(), expiresAt: z.number(), permissions: VoicePermissions });
+export type VoiceGrantResponse = z.infer<typeof VoiceGrantResponse>;
+
+/** Claims of the JWTs the API signs (ES256); signaling verifies them with the API's public key. */
+export const TOKEN_ISSUER = 'concord-api';
+export const SESSION_AUDIENCE = 'concord-session';
+export const GRANT_AUDIENCE = 'concord-voice-grant';
+
+export const SessionClaims = z.object({ sub: z.string().min(1).max(64), name: z.string().min(1).max(64) });
+export type SessionClaims = z.infer<typeof SessionClaims>;
+
+export const VoiceGrantClaims = z.object({
+  sub: z.string().min(1).max(64),
+  name: z.string().min(1).max(64),
+  room: RoomId,
+  perms: VoicePermissions,
+});
+export type VoiceGrantClaims = z.infer<typeof VoiceGrantClaims>;
+
+/** The one JSON shape of every HTTP error. */
+export const HttpErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './mediasoup';
+export * from './voice';
+export * from './control';
+export * from './auth';
+export * from './registry';

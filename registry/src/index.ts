@@ -1,0 +1,2 @@
+export type { RoomRegistry } from './registry';
+export { InProcessRegistry } from './in-process';
