@@ -1,4 +1,5 @@
-import { loadScore, ProtocolError, type SfuNodeInfo } from '@concord/protocol';
+import { ProtocolError, type SfuNodeInfo } from '@concord/protocol';
+import { pickNode } from './placement';
 import type { RoomRegistry } from './registry';
 
 interface LiveNode {
@@ -29,12 +30,7 @@ export class InProcessRegistry implements RoomRegistry {
   async placeRoom(roomId: string): Promise<SfuNodeInfo> {
     const current = await this.roomNode(roomId);
     if (current) return current;
-    const roomCounts = this.roomCounts();
-    const candidates = (await this.liveNodes()).filter((n) => !n.draining && loadScore(n.load) < n.capacity);
-    candidates.sort(
-      (a, b) => loadScore(a.load) - loadScore(b.load) || (roomCounts.get(a.id) ?? 0) - (roomCounts.get(b.id) ?? 0) || a.id.localeCompare(b.id),
-    );
-    const chosen = candidates[0];
+    const chosen = pickNode(await this.liveNodes(), this.roomCounts());
     if (!chosen) throw new ProtocolError('UNAVAILABLE', 'no SFU node can take this room');
     this.rooms.set(roomId, chosen.id);
     return chosen;

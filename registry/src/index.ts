@@ -1,2 +1,3 @@
 export type { RoomRegistry } from './registry';
 export { InProcessRegistry } from './in-process';
+export { RedisRegistry, type RedisRegistryOptions } from './redis';

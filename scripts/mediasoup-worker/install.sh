@@ -24,6 +24,8 @@ APT_PACKAGES=(
 	libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
 )
 
+# fd 3 stays the terminal even while a step's own output goes to a log file.
+exec 3>&2
 step=0
 log() { printf '[mediasoup-worker] %s\n' "$*" >&2; }
 progress() { step=$((step + 1)); printf '[mediasoup-worker] (%d) %s\n' "$step" "$*" >&2; }
@@ -33,7 +35,7 @@ fail() { log "ERROR: $*"; exit 1; }
 with_heartbeat() {
 	local label=$1; shift
 	local started; started=$(date +%s)
-	( while sleep 10; do printf '[mediasoup-worker]   %s… %ss\n' "$label" "$(($(date +%s) - started))" >&2; done ) &
+	( while sleep 10; do printf '[mediasoup-worker]   %s… %ss\n' "$label" "$(($(date +%s) - started))" >&3; done ) &
 	local ticker=$!
 	local rc=0
 	"$@" || rc=$?

@@ -1,0 +1,3 @@
+export { Signaling, type SignalingDeps } from './server';
+export { loadSignalingConfig, type SignalingConfig } from './config';
+export { TokenVerifier } from './token-verifier';

@@ -1,0 +1,35 @@
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { RedisRegistry } from '@concord/registry';
+import { loadSignalingConfig } from './config';
+import { Signaling } from './server';
+import { TokenVerifier } from './token-verifier';
+
+/** A standalone signaling process of a cluster: SFU nodes are found through the Redis registry. */
+async function main(): Promise<void> {
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'signaling' } });
+  const config = loadSignalingConfig();
+  if (!config.redisUrl) throw new Error('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
+  if (!config.apiJwksUrl) throw new Error('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
+  const registry = new RedisRegistry(config.redisUrl);
+  const httpServer = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const signaling = new Signaling(httpServer, { config, registry, verifier: TokenVerifier.fromUrl(config.apiJwksUrl), log });
+  await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
+  log.info({ id: config.id, port: config.port }, `signaling listening on http://${config.host}:${config.port}`);
+
+  const shutdown = async () => {
+    await signaling.close();
+    httpServer.close();
+    await registry.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(`signaling failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import { ProtocolError } from '@concord/protocol';
+import type { RoomRegistry } from '@concord/registry';
+import type { Logger } from 'pino';
+import type { SignalingConfig } from './config';
+import { SfuConnections } from './sfu-connections';
+import type { TokenVerifier } from './token-verifier';
+import type { SignalingServer } from './types';
+import { bindVoiceHandlers } from './voice-handler';
+import { VoiceSessions } from './voice-sessions';
+
+export interface SignalingDeps {
+  config: SignalingConfig;
+  registry: RoomRegistry;
+  verifier: TokenVerifier;
+  log: Logger;
+}
+
+/** A signaling instance attached to an HTTP server: socket.io auth, voice protocol, SFU control. */
+export class Signaling {
+  readonly io: SignalingServer;
+  readonly sessions = new VoiceSessions();
+  private readonly sfu: SfuConnections;
+
+  constructor(httpServer: HttpServer, deps: SignalingDeps) {
+    const { config, log } = deps;
+    this.io = new Server(httpServer, {
+      // Large enough for any valid request; the voice handler applies the real per-message limit.
+      maxHttpBufferSize: 256 * 1024,
+      cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins } : undefined,
+      serveClient: false,
+    });
+    this.sfu = new SfuConnections(
+      { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs },
+      {
+        onRoomEvent: (_nodeId, envelope) => {
+          const recipients = this.sessions.deliver(envelope);
+          // A closed room is no longer where these sockets are; they rejoin with a fresh grant.
+          if (envelope.event === 'voice:roomClosed') for (const socket of recipients) this.sessions.exit(socket);
+        },
+        onNodeLost: (nodeId) => {
+          for (const socket of this.sessions.socketsOnNode(nodeId)) {
+            const membership = this.sessions.exit(socket);
+            if (membership) socket.emit('voice:roomClosed', { roomId: membership.roomId, reason: 'SFU node unavailable' });
+          }
+        },
+      },
+      log,
+    );
+
+    this.io.use((socket, next) => {
+      const token: unknown = socket.handshake.auth?.token;
+      deps.verifier.session(token).then(
+        (claims) => {
+          socket.data.userId = claims.sub;
+          socket.data.displayName = claims.name;
+          next();
+        },
+        (error: unknown) => next(new Error(error instanceof ProtocolError ? error.code : 'UNAUTHENTICATED')),
+      );
+    });
+
+    this.io.on('connection', (socket) => {
+      log.debug({ userId: socket.data.userId, socketId: socket.id }, 'socket connected');
+      bindVoiceHandlers(socket, {
+        registry: deps.registry,
+        sfu: this.sfu,
+        verifier: deps.verifier,
+        sessions: this.sessions,
+        log,
+        limits: { rateBurst: config.rateBurst, ratePerSecond: config.ratePerSecond, maxPayloadBytes: config.maxPayloadBytes, maxQueuedRequests: 32 },
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    this.sfu.close();
+  }
+}

@@ -1,0 +1,112 @@
+import { io, type Socket } from 'socket.io-client';
+import {
+  controlRequests,
+  ProtocolError,
+  RoomEventEnvelopeSchema,
+  type ControlRequest,
+  type ControlRequestName,
+  type ControlResponse,
+  type Result,
+  type RoomEventEnvelope,
+  type SfuNodeInfo,
+  type SfuToSignalingEvents,
+  type SignalingToSfuEvents,
+} from '@concord/protocol';
+import type { Logger } from 'pino';
+
+type ControlSocket = Socket<SfuToSignalingEvents, SignalingToSfuEvents>;
+
+export interface SfuConnectionsEvents {
+  onRoomEvent(nodeId: string, envelope: RoomEventEnvelope): void;
+  /** The control connection to a node dropped: every room on it is gone for our clients. */
+  onNodeLost(nodeId: string): void;
+}
+
+/**
+ * The control connections from this signaling process to SFU nodes: one socket.io connection per
+ * node, opened on first use, each request bounded by a timeout and answered with a typed result.
+ */
+export class SfuConnections {
+  private readonly sockets = new Map<string, ControlSocket>();
+
+  constructor(
+    private readonly options: { signalingId: string; secret: string; timeoutMs: number },
+    private readonly events: SfuConnectionsEvents,
+    private readonly log: Logger,
+  ) {}
+
+  async request<N extends ControlRequestName>(node: SfuNodeInfo, name: N, data: ControlRequest<N>): Promise<ControlResponse<N>> {
+    const socket = await this.connect(node);
+    let result: Result<ControlResponse<N>>;
+    try {
+      // socket.io cannot narrow its event map through the generic N; the control schemas hold the types.
+      const timed = socket.timeout(this.options.timeoutMs);
+      const emitWithAck = timed.emitWithAck.bind(timed) as (event: string, payload: unknown) => Promise<unknown>;
+      result = (await emitWithAck(name, data)) as Result<ControlResponse<N>>;
+    } catch {
+      throw new ProtocolError('TIMEOUT', `SFU node ${node.id} did not answer ${name} in ${this.options.timeoutMs} ms`);
+    }
+    if (!result.ok) throw ProtocolError.fromBody(result.error);
+    return controlRequests[name].response.parse(result.data) as ControlResponse<N>;
+  }
+
+  close(): void {
+    for (const socket of this.sockets.values()) socket.disconnect();
+    this.sockets.clear();
+  }
+
+  private connect(node: SfuNodeInfo): Promise<ControlSocket> {
+    const existing = this.sockets.get(node.id);
+    if (existing?.connected) return Promise.resolve(existing);
+    const socket = existing ?? this.open(node);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} is unreachable`));
+      }, this.options.timeoutMs);
+      const onConnect = () => {
+        cleanup();
+        resolve(socket);
+      };
+      const onError = (error: Error) => {
+        if (error.message === 'UNAUTHENTICATED') {
+          cleanup();
+          reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} refused our secret`));
+        }
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        socket.off('connect', onConnect);
+        socket.off('connect_error', onError);
+      };
+      socket.on('connect', onConnect);
+      socket.on('connect_error', onError);
+    });
+  }
+
+  private open(node: SfuNodeInfo): ControlSocket {
+    const socket: ControlSocket = io(node.controlUrl, {
+      auth: { secret: this.options.secret, signalingId: this.options.signalingId },
+      transports: ['websocket'],
+      reconnectionDelayMax: 2000,
+    });
+    this.sockets.set(node.id, socket);
+    socket.on('room:event', (envelope) => {
+      const parsed = RoomEventEnvelopeSchema.safeParse(envelope);
+      if (!parsed.success) {
+        this.log.warn({ nodeId: node.id }, 'dropped malformed room event from SFU node');
+        return;
+      }
+      this.events.onRoomEvent(node.id, envelope);
+    });
+    socket.on('disconnect', (reason) => {
+      this.log.warn({ nodeId: node.id, reason }, 'lost control connection to SFU node');
+      this.events.onNodeLost(node.id);
+      if (reason === 'io server disconnect') {
+        socket.close();
+        this.sockets.delete(node.id);
+      }
+    });
+    return socket;
+  }
+}
