@@ -1,0 +1,80 @@
+import path from 'node:path';
+
+/** Everything the API reads from the environment, parsed and validated once at start. */
+export interface ApiConfig {
+  /** API_HOST, default 0.0.0.0. */
+  host: string;
+  /** API_PORT, default 3001; 0 picks a free port. */
+  port: number;
+  /** CONCORD_DATA_DIR, default ./data (resolved to an absolute path). Holds users and the signing key. */
+  dataDir: string;
+  /** API_PRIVATE_KEY_PEM (PKCS#8, P-256). Unset: a key is generated once and kept in the data dir. */
+  privateKeyPem?: string;
+  /** API_PUBLIC_KEY_PEM (SPKI). Optional even with a private key: it is derived from it. */
+  publicKeyPem?: string;
+  /** SESSION_TTL, default 7d. Seconds, or a number with s/m/h/d. */
+  sessionTtlSeconds: number;
+  /** GRANT_TTL, default 60s. */
+  grantTtlSeconds: number;
+  /** AUTH_RATE_LIMIT, default 10: sign-in/sign-up attempts per minute, per IP and per user name. */
+  authAttemptsPerMinute: number;
+  /**
+   * API_TRUST_PROXY, default unset (trust none): Express's `trust proxy` setting. Behind a reverse
+   * proxy set it (e.g. `loopback` or a hop count), or every client shares the proxy's rate limit.
+   */
+  trustProxy?: string | number | boolean;
+  /** LOG_LEVEL, default info. */
+  logLevel: string;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+function parseDurationSeconds(name: string, raw: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+  const seconds = match ? Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1) : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new Error(`${name} must be a duration like 60, 60s, 15m, 12h or 7d (got "${raw}")`);
+  return seconds;
+}
+
+function parseInteger(name: string, raw: string, min: number, max: number): number {
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in ${min}..${max} (got "${raw}")`);
+  return value;
+}
+
+function parseTrustProxy(raw: string): string | number | boolean {
+  const value = raw.trim();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/** A PEM passed through an env file often arrives with literal `\n`s. */
+function pem(raw: string | undefined): string | undefined {
+  const value = raw?.trim();
+  return value ? value.replace(/\\n/g, '\n') : undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const value = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw ? raw : undefined;
+  };
+  const privateKeyPem = pem(env.API_PRIVATE_KEY_PEM);
+  const publicKeyPem = pem(env.API_PUBLIC_KEY_PEM);
+  if (publicKeyPem && !privateKeyPem) throw new Error('API_PUBLIC_KEY_PEM is set without API_PRIVATE_KEY_PEM');
+  const trustProxy = value('API_TRUST_PROXY');
+  return {
+    host: value('API_HOST') ?? '0.0.0.0',
+    port: parseInteger('API_PORT', value('API_PORT') ?? '3001', 0, 65_535),
+    dataDir: path.resolve(value('CONCORD_DATA_DIR') ?? './data'),
+    ...(privateKeyPem && { privateKeyPem }),
+    ...(publicKeyPem && { publicKeyPem }),
+    sessionTtlSeconds: parseDurationSeconds('SESSION_TTL', value('SESSION_TTL') ?? '7d'),
+    grantTtlSeconds: parseDurationSeconds('GRANT_TTL', value('GRANT_TTL') ?? '60s'),
+    authAttemptsPerMinute: parseInteger('AUTH_RATE_LIMIT', value('AUTH_RATE_LIMIT') ?? '10', 1, 1_000_000),
+    ...(trustProxy !== undefined && { trustProxy: parseTrustProxy(trustProxy) }),
+    logLevel: value('LOG_LEVEL') ?? 'info',
+  };
+}

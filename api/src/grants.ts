@@ -1,0 +1,25 @@
+import { GRANT_AUDIENCE, type RoomId, type VoiceGrantClaims, type VoiceGrantResponse, type VoicePermissions } from '@concord/protocol';
+import type { AuthenticatedUser } from './identity';
+import { signToken, type SigningKeys } from './keys';
+
+/** What a user may do in a room. */
+export type VoicePolicy = (user: AuthenticatedUser, roomId: RoomId) => Promise<VoicePermissions>;
+
+/** Until channels and their permissions exist, every signed-in user may do everything in any room. */
+export const openVoicePolicy: VoicePolicy = async () => ({ speak: true, video: true, screen: true });
+
+/** Voice grants: short-lived tokens that signaling checks (with our JWKS) before a peer joins a room. */
+export class VoiceGrantIssuer {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly grantTtlSeconds: number,
+    private readonly policy: VoicePolicy = openVoicePolicy,
+  ) {}
+
+  async issue(user: AuthenticatedUser, roomId: RoomId): Promise<VoiceGrantResponse> {
+    const permissions = await this.policy(user, roomId);
+    const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions };
+    const { token, expiresAt } = await signToken(this.keys, GRANT_AUDIENCE, claims, this.grantTtlSeconds);
+    return { grant: token, expiresAt, permissions };
+  }
+}
