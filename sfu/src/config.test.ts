@@ -1,0 +1,79 @@
+import os from 'node:os';
+import { loadSfuConfig, SfuConfigError } from './config';
+
+const SECRET = 'a-secret-of-enough-length';
+
+test('defaults fill everything but the secret', () => {
+  const config = loadSfuConfig({ SFU_SECRET: SECRET });
+  expect(config).toMatchObject({
+    workers: os.cpus().length,
+    rtcPortBase: 40000,
+    listenIp: '127.0.0.1',
+    announcedAddress: undefined,
+    controlPort: 4443,
+    controlHost: '127.0.0.1',
+    controlListenIp: '127.0.0.1',
+    secret: SECRET,
+    capacity: 500 * os.cpus().length,
+    peerGraceMs: 15_000,
+    heartbeatIntervalMs: 3_000,
+    heartbeatTtlMs: 10_000,
+    logLevel: 'info',
+  });
+  expect(config.nodeId).toMatch(new RegExp(`^${os.hostname()}-[0-9a-f]{6}$`));
+  expect(loadSfuConfig({ SFU_SECRET: SECRET }).nodeId).not.toBe(config.nodeId);
+});
+
+test('the environment is read and overrides win over it', () => {
+  const env = {
+    SFU_SECRET: SECRET,
+    SFU_NODE_ID: 'sfu-7',
+    SFU_WORKERS: '3',
+    SFU_RTC_PORT_BASE: '50000',
+    SFU_LISTEN_IP: '0.0.0.0',
+    SFU_ANNOUNCED_ADDRESS: 'media.example.org',
+    SFU_CONTROL_PORT: '0',
+    SFU_CONTROL_HOST: '10.0.0.5',
+    SFU_PEER_GRACE_MS: '2000',
+    LOG_LEVEL: 'debug',
+  };
+  expect(loadSfuConfig(env)).toMatchObject({
+    nodeId: 'sfu-7',
+    workers: 3,
+    rtcPortBase: 50000,
+    listenIp: '0.0.0.0',
+    announcedAddress: 'media.example.org',
+    controlPort: 0,
+    controlHost: '10.0.0.5',
+    controlListenIp: '10.0.0.5',
+    capacity: 1500,
+    peerGraceMs: 2000,
+    logLevel: 'debug',
+  });
+  expect(loadSfuConfig(env, { workers: 1, announcedAddress: undefined, listenIp: '127.0.0.1' })).toMatchObject({
+    workers: 1,
+    announcedAddress: undefined,
+    capacity: 500,
+  });
+});
+
+test('the secret is required and long, except in embedded mode where one is made up', () => {
+  expect(() => loadSfuConfig({})).toThrow(SfuConfigError);
+  expect(() => loadSfuConfig({ SFU_SECRET: 'short' })).toThrow(/SFU_SECRET/);
+  const embedded = loadSfuConfig({}, { embedded: true });
+  expect(embedded.secret.length).toBeGreaterThanOrEqual(16);
+  expect(loadSfuConfig({}, { embedded: true }).secret).not.toBe(embedded.secret);
+});
+
+test.each([
+  [{ SFU_WORKERS: 'two' }, /SFU_WORKERS/],
+  [{ SFU_WORKERS: '0' }, /SFU_WORKERS/],
+  [{ SFU_CONTROL_PORT: '70000' }, /SFU_CONTROL_PORT/],
+  [{ SFU_RTC_PORT_BASE: '65535', SFU_WORKERS: '2' }, /not a port/],
+  [{ SFU_LISTEN_IP: 'localhost' }, /SFU_LISTEN_IP/],
+  [{ SFU_LISTEN_IP: '0.0.0.0' }, /SFU_ANNOUNCED_ADDRESS/],
+  [{ SFU_HEARTBEAT_INTERVAL_MS: '20000' }, /TTL/],
+  [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+])('%j is refused', (env, message) => {
+  expect(() => loadSfuConfig({ SFU_SECRET: SECRET, ...env })).toThrow(message);
+});

@@ -1,0 +1,3 @@
+export { SfuNode, type SfuNodeOptions } from './sfu-node';
+export { loadSfuConfig, SfuConfigError, type SfuConfig, type SfuConfigOverrides } from './config';
+export type { WorkerSummary } from './worker-pool';

@@ -1,0 +1,266 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import {
+  ProtocolError,
+  roomRequests,
+  type ControlRequest,
+  type JoinResponse,
+  type RoomEventEnvelope,
+  type RoomRequestName,
+  type VoiceEvent,
+  type VoiceEventName,
+  type VoicePermissions,
+  type VoiceRequest,
+  type VoiceResponse,
+} from '@concord/protocol';
+import type { ProducerAppData, RouterAppData } from './app-data';
+import { parseRequest } from './input';
+import { Peer, type Producer } from './peer';
+import { toWire } from './wire';
+import type { WorkerPool } from './worker-pool';
+
+/** What every room's router offers; clients negotiate down from here. */
+const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 0 } },
+  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 2 } },
+  ...['42e01f', '4d0032'].map(
+    (profileLevelId): types.RouterRtpCodecCapability => ({
+      kind: 'video',
+      mimeType: 'video/H264',
+      clockRate: 90000,
+      parameters: { 'packetization-mode': 1, 'profile-level-id': profileLevelId, 'level-asymmetry-allowed': 1 },
+    }),
+  ),
+];
+
+/** Speaking indication: loud enough (dBov) and refreshed often enough for a UI ring. */
+const SPEAKING_THRESHOLD_DBOV = -70;
+const SPEAKING_INTERVAL_MS = 400;
+const ACTIVE_SPEAKER_INTERVAL_MS = 300;
+
+export interface RoomOptions {
+  roomId: string;
+  pool: Pick<WorkerPool, 'createRouter'>;
+  peerGraceMs: number;
+  logger: Logger;
+}
+
+export type RoomEvents = {
+  /** An event for some or all of the room's clients, to be delivered by signaling. */
+  roomevent: [RoomEventEnvelope];
+  close: [reason: string];
+};
+
+type RoomRequestHandler<N extends RoomRequestName> = (peer: Peer, request: VoiceRequest<N>) => Promise<VoiceResponse<N>>;
+
+const ownerOf = (producer: types.Producer): string => (producer.appData as ProducerAppData).peerId;
+
+/**
+ * A voice room on one worker: its router, the speaking observers and the peers. Every way out
+ * (a peer leaving or lapsing, the room emptying, the worker dying, the node closing) ends in
+ * `leave()` or `close()`.
+ */
+export class Room extends EventEmitter<RoomEvents> {
+  readonly id: string;
+  readonly #router: types.Router<RouterAppData>;
+  readonly #webRtcServer: types.WebRtcServer;
+  readonly #audioLevelObserver: types.AudioLevelObserver;
+  readonly #activeSpeakerObserver: types.ActiveSpeakerObserver;
+  readonly #peerGraceMs: number;
+  readonly #logger: Logger;
+  readonly #peers = new Map<string, Peer>();
+  #dominantSpeakerId: string | null = null;
+  #closed = false;
+
+  static async open({ roomId, pool, peerGraceMs, logger }: RoomOptions): Promise<Room> {
+    const { router, webRtcServer } = await pool.createRouter(roomId, MEDIA_CODECS);
+    try {
+      const audioLevelObserver = await router.createAudioLevelObserver({ threshold: SPEAKING_THRESHOLD_DBOV, interval: SPEAKING_INTERVAL_MS });
+      const activeSpeakerObserver = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS });
+      return new Room({ roomId, router, webRtcServer, audioLevelObserver, activeSpeakerObserver, peerGraceMs, logger });
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+  }
+
+  private constructor(parts: {
+    roomId: string;
+    router: types.Router<RouterAppData>;
+    webRtcServer: types.WebRtcServer;
+    audioLevelObserver: types.AudioLevelObserver;
+    activeSpeakerObserver: types.ActiveSpeakerObserver;
+    peerGraceMs: number;
+    logger: Logger;
+  }) {
+    super();
+    this.id = parts.roomId;
+    this.#router = parts.router;
+    this.#webRtcServer = parts.webRtcServer;
+    this.#audioLevelObserver = parts.audioLevelObserver;
+    this.#activeSpeakerObserver = parts.activeSpeakerObserver;
+    this.#peerGraceMs = parts.peerGraceMs;
+    this.#logger = parts.logger.child({ roomId: parts.roomId });
+
+    this.#router.once('workerclose', () => this.close('worker died'));
+    this.#audioLevelObserver.on('volumes', (volumes) => this.#toRoom('voice:speaking', { peerIds: volumes.map(({ producer }) => ownerOf(producer)) }));
+    this.#audioLevelObserver.on('silence', () => this.#toRoom('voice:speaking', { peerIds: [] }));
+    this.#activeSpeakerObserver.on('dominantspeaker', ({ producer }) => {
+      this.#dominantSpeakerId = ownerOf(producer);
+      this.#toRoom('voice:activeSpeaker', { peerId: this.#dominantSpeakerId });
+    });
+    this.#logger.info('room opened');
+  }
+
+  /** Idempotent per peer id: a repeated join (a reconnect within the grace period) keeps the identity. */
+  join({ peerId, displayName, permissions }: ControlRequest<'peer.join'>): JoinResponse {
+    if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+    let peer = this.#peers.get(peerId);
+    if (peer) {
+      peer.rejoin(displayName);
+      peer.setPermissions(permissions);
+    } else {
+      peer = new Peer({
+        id: peerId,
+        displayName,
+        permissions,
+        router: this.#router,
+        webRtcServer: this.#webRtcServer,
+        send: (event, data) => this.#deliver({ roomId: this.id, to: [peerId], event, data }),
+        logger: this.#logger.child({ peerId }),
+      });
+      this.#peers.set(peerId, peer);
+      peer.once('gracelapse', () => this.leave(peerId));
+      if (this.#peers.size > 1) this.#toRoom('voice:peerJoined', { peer: peer.info() }, peerId);
+    }
+    return {
+      roomId: this.id,
+      peerId,
+      routerRtpCapabilities: toWire.rtpCapabilities(this.#router.rtpCapabilities),
+      peers: [...this.#peers.values()].filter((other) => other !== peer).map((other) => other.info()),
+      permissions: peer.permissions,
+    };
+  }
+
+  /** The peer's socket dropped: its media goes now, its place after the grace period. */
+  disconnect(peerId: string): void {
+    this.#peers.get(peerId)?.disconnect(this.#peerGraceMs);
+  }
+
+  leave(peerId: string): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    this.#peers.delete(peerId);
+    peer.close();
+    if (this.#peers.size === 0) {
+      this.close('empty');
+      return;
+    }
+    this.#toRoom('voice:peerLeft', { peerId });
+    if (this.#dominantSpeakerId === peerId) {
+      this.#dominantSpeakerId = null;
+      this.#toRoom('voice:activeSpeaker', { peerId: null });
+    }
+  }
+
+  setPermissions(peerId: string, permissions: VoicePermissions): { closedProducerIds: string[] } {
+    return { closedProducerIds: this.#member(peerId).setPermissions(permissions) };
+  }
+
+  /** A room request of a connected peer, validated against its protocol schema. */
+  async request<N extends RoomRequestName>(peerId: string, name: N, payload: unknown): Promise<VoiceResponse<N>> {
+    const peer = this.#member(peerId);
+    if (!peer.connected) throw new ProtocolError('NOT_IN_ROOM', 'the peer is disconnected; join again');
+    // Parsed with the schema of `name`, so it is that request; TypeScript cannot correlate the two.
+    const request = parseRequest<unknown>(roomRequests[name].request, payload) as VoiceRequest<N>;
+    const handler: RoomRequestHandler<N> = this.#handlers[name];
+    return handler(peer, request);
+  }
+
+  /** Idempotent. Tells the remaining peers why, then closes the router and with it all media. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    if (this.#peers.size > 0) this.#toRoom('voice:roomClosed', { roomId: this.id, reason });
+    this.#closed = true;
+    // The router first: its transports then close as 'routerclose', which tells no one, instead of
+    // each producer closing and sending consumerClosed to peers that are being dropped anyway.
+    this.#router.close();
+    for (const peer of this.#peers.values()) peer.close();
+    this.#peers.clear();
+    this.#logger.info({ reason }, 'room closed');
+    this.emit('close', reason);
+  }
+
+  readonly #handlers: { [N in RoomRequestName]: RoomRequestHandler<N> } = {
+    'voice:createTransport': (peer, { direction }) => peer.createTransport(direction),
+    'voice:connectTransport': async (peer, { transportId, dtlsParameters }) => {
+      await peer.connectTransport(transportId, dtlsParameters);
+      return {};
+    },
+    'voice:restartIce': async (peer, { transportId }) => ({ iceParameters: await peer.restartIce(transportId) }),
+    'voice:setRtpCapabilities': async (peer, { rtpCapabilities }) => {
+      await peer.setRtpCapabilities(rtpCapabilities, this.#producersBesides(peer));
+      return {};
+    },
+    'voice:produce': async (peer, request) => {
+      const producer = await peer.produce(request);
+      this.#publish(producer);
+      return { producerId: producer.id };
+    },
+    'voice:pauseProducer': async (peer, { producerId }) => {
+      await peer.pauseProducer(producerId);
+      return {};
+    },
+    'voice:resumeProducer': async (peer, { producerId }) => {
+      await peer.resumeProducer(producerId);
+      return {};
+    },
+    'voice:closeProducer': async (peer, { producerId }) => {
+      peer.closeProducer(producerId);
+      return {};
+    },
+    'voice:pauseConsumer': async (peer, { consumerId }) => {
+      await peer.pauseConsumer(consumerId);
+      return {};
+    },
+    'voice:resumeConsumer': async (peer, { consumerId }) => {
+      await peer.resumeConsumer(consumerId);
+      return {};
+    },
+  };
+
+  /** A new producer reaches the speaking observers (mics only) and every other peer that receives. */
+  #publish(producer: Producer): void {
+    if (producer.appData.source === 'mic') {
+      for (const observer of [this.#audioLevelObserver, this.#activeSpeakerObserver]) {
+        observer.addProducer({ producerId: producer.id }).catch((error: unknown) => {
+          this.#logger.warn({ err: error, producerId: producer.id }, 'could not observe producer');
+        });
+      }
+    }
+    for (const peer of this.#peers.values()) {
+      if (peer.id !== producer.appData.peerId) void peer.consume(producer);
+    }
+  }
+
+  #producersBesides(peer: Peer): Producer[] {
+    return [...this.#peers.values()].filter((other) => other !== peer).flatMap((other) => other.producers);
+  }
+
+  #member(peerId: string): Peer {
+    const peer = this.#peers.get(peerId);
+    if (!peer) throw new ProtocolError('NOT_IN_ROOM', `peer ${peerId} is not in room ${this.id}`);
+    return peer;
+  }
+
+  #toRoom<E extends VoiceEventName>(event: E, data: VoiceEvent<E>, except?: string): void {
+    this.#deliver(except ? { roomId: this.id, except, event, data } : { roomId: this.id, event, data });
+  }
+
+  #deliver<E extends VoiceEventName>(envelope: RoomEventEnvelope<E>): void {
+    if (!this.#closed) this.emit('roomevent', envelope as RoomEventEnvelope);
+  }
+}

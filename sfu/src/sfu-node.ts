@@ -1,0 +1,193 @@
+import { isIPv6 } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protocol';
+import type { RoomRegistry } from '@concord/registry';
+import type { SfuConfig } from './config';
+import { ControlServer, type ControlHandlers } from './control-server';
+import { Room } from './room';
+import { WorkerPool, type WorkerSummary } from './worker-pool';
+
+export interface SfuNodeOptions {
+  /** Defaults to a pino JSON logger at the configured level. */
+  logger?: Logger;
+}
+
+/**
+ * An SFU node: the worker pool, the rooms on it and the control server signaling talks to. It
+ * announces itself in the room registry every heartbeat and releases rooms there as they close.
+ */
+export class SfuNode {
+  readonly config: SfuConfig;
+  readonly #registry: RoomRegistry;
+  readonly #logger: Logger;
+  readonly #pool: WorkerPool;
+  readonly #rooms = new Map<string, Room>();
+  /** Rooms whose router is being created, so racing joins share one. */
+  readonly #opening = new Map<string, Promise<Room>>();
+  #control: ControlServer | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeat: Promise<void> | undefined;
+  /** 0 until `start()`; a node starts once. */
+  #startedAt = 0;
+  #draining = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: SfuConfig, registry: RoomRegistry, options: SfuNodeOptions = {}) {
+    this.config = config;
+    this.#registry = registry;
+    this.#logger = (options.logger ?? pino({ level: config.logLevel, base: { service: 'sfu' } })).child({ nodeId: config.nodeId });
+    this.#pool = new WorkerPool({
+      workers: config.workers,
+      rtcPortBase: config.rtcPortBase,
+      listenIp: config.listenIp,
+      announcedAddress: config.announcedAddress,
+      logger: this.#logger,
+    });
+    // The dead worker's rooms closed through their routers; the registry should see the drop now.
+    this.#pool.on('workerdied', () => void this.#publish());
+  }
+
+  get id(): string {
+    return this.config.nodeId;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** The URL signaling connects to; known once `start()` has resolved. */
+  get controlUrl(): string {
+    if (!this.#control) throw new Error('the SFU node has not started');
+    const host = isIPv6(this.config.controlHost) ? `[${this.config.controlHost}]` : this.config.controlHost;
+    return `http://${host}:${this.#control.port}`;
+  }
+
+  /** Starts the workers and the control server, then registers the node. */
+  async start(): Promise<void> {
+    if (this.#startedAt || this.#closing) throw new Error('an SFU node starts once');
+    this.#startedAt = Date.now();
+    try {
+      await this.#pool.start();
+      this.#control = await ControlServer.listen({
+        host: this.config.controlListenIp,
+        port: this.config.controlPort,
+        secret: this.config.secret,
+        handlers: this.#handlers,
+        logger: this.#logger,
+      });
+      // The first heartbeat may fail loudly: a node the registry cannot see is of no use.
+      await this.#registry.heartbeat(this.info(), this.config.heartbeatTtlMs);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    this.#heartbeatTimer = setInterval(() => void this.#publish(), this.config.heartbeatIntervalMs);
+    const { workers, rtcPortBase } = this.config;
+    const rtcPorts = `${rtcPortBase}-${rtcPortBase + workers - 1}`;
+    this.#logger.info(
+      { controlUrl: this.controlUrl, workers, rtcPorts },
+      `SFU node ${this.id} ready: control ${this.controlUrl}, ${workers} workers on UDP+TCP ports ${rtcPorts}`,
+    );
+  }
+
+  /** Takes no new rooms from now on (placement skips draining nodes); current rooms carry on. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    await this.#publish();
+  }
+
+  load(): NodeLoad {
+    return this.#pool.load();
+  }
+
+  info(): SfuNodeInfo {
+    return {
+      id: this.id,
+      controlUrl: this.controlUrl,
+      capacity: this.config.capacity,
+      load: this.load(),
+      draining: this.#draining,
+      startedAt: this.#startedAt,
+    };
+  }
+
+  workers(): WorkerSummary[] {
+    return this.#pool.workers();
+  }
+
+  /** Idempotent. Deregisters, tells every room's peers, then stops the control server and workers. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  readonly #handlers: ControlHandlers = {
+    'peer.join': async (request) => (await this.#roomFor(request.roomId)).join(request),
+    'peer.disconnect': async ({ roomId, peerId }) => {
+      this.#rooms.get(roomId)?.disconnect(peerId);
+      return {};
+    },
+    'peer.leave': async ({ roomId, peerId }) => {
+      this.#rooms.get(roomId)?.leave(peerId);
+      return {};
+    },
+    'peer.setPermissions': async ({ roomId, peerId, permissions }) => this.#room(roomId).setPermissions(peerId, permissions),
+    'peer.request': async ({ roomId, peerId, name, data }) => this.#room(roomId).request(peerId, name, data),
+  };
+
+  #room(roomId: string): Room {
+    const room = this.#rooms.get(roomId);
+    if (!room) throw new ProtocolError('NOT_IN_ROOM', `room ${roomId} is not open on this node`);
+    return room;
+  }
+
+  async #roomFor(roomId: string): Promise<Room> {
+    const room = this.#rooms.get(roomId);
+    if (room) return room;
+    if (this.#draining || this.#closing) throw new ProtocolError('UNAVAILABLE', 'this SFU node takes no new rooms');
+    let opening = this.#opening.get(roomId);
+    if (!opening) {
+      opening = this.#open(roomId).finally(() => this.#opening.delete(roomId));
+      this.#opening.set(roomId, opening);
+    }
+    return opening;
+  }
+
+  async #open(roomId: string): Promise<Room> {
+    const room = await Room.open({ roomId, pool: this.#pool, peerGraceMs: this.config.peerGraceMs, logger: this.#logger });
+    if (this.#closing) {
+      room.close('node closing');
+      throw new ProtocolError('UNAVAILABLE', 'this SFU node is closing');
+    }
+    this.#rooms.set(roomId, room);
+    room.on('roomevent', (envelope) => this.#control?.broadcast(envelope));
+    room.once('close', () => {
+      this.#rooms.delete(roomId);
+      this.#registry.releaseRoom(roomId, this.id).catch((error: unknown) => {
+        this.#logger.warn({ err: error, roomId }, 'could not release the room in the registry');
+      });
+    });
+    return room;
+  }
+
+  /** One heartbeat at a time, none after close begins (it would re-register a deregistered node). */
+  #publish(): Promise<void> {
+    if (this.#closing || !this.#control) return Promise.resolve();
+    this.#heartbeat ??= this.#registry
+      .heartbeat(this.info(), this.config.heartbeatTtlMs)
+      .catch((error: unknown) => this.#logger.warn({ err: error }, 'registry heartbeat failed'))
+      .finally(() => (this.#heartbeat = undefined));
+    return this.#heartbeat;
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#heartbeatTimer);
+    this.#draining = true;
+    await this.#heartbeat;
+    await this.#registry.deregister(this.id).catch((error: unknown) => this.#logger.warn({ err: error }, 'could not deregister'));
+    for (const room of [...this.#rooms.values()]) room.close('node closing');
+    await this.#control?.close();
+    await this.#pool.close();
+    this.#logger.info('SFU node closed');
+  }
+}

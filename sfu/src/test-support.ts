@@ -1,0 +1,187 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  ControlRequest,
+  ControlRequestName,
+  ControlResponse,
+  Result,
+  RoomEventEnvelope,
+  RtpParameters,
+  SfuToSignalingEvents,
+  SignalingToSfuEvents,
+  VoiceEvent,
+  VoiceEventName,
+} from '@concord/protocol';
+import { InProcessRegistry } from '@concord/registry';
+import { loadSfuConfig, type SfuConfigOverrides } from './config';
+import { SfuNode } from './sfu-node';
+
+/* Shared by the SFU's test files: a real node on free ports and a control client talking to it. */
+
+export const TEST_SECRET = 'sfu-test-secret-0123456789';
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` holds; bounded, so a broken expectation fails instead of hanging. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
+/** `count` consecutive ports free for both UDP and TCP on loopback, from a random spot of a high range. */
+export async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range found');
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+  });
+}
+
+export async function startTestNode(overrides: SfuConfigOverrides = {}): Promise<{ node: SfuNode; registry: InProcessRegistry }> {
+  const config = loadSfuConfig(
+    {},
+    {
+      workers: 2,
+      rtcPortBase: await freePortBase(overrides.workers ?? 2),
+      controlPort: 0,
+      secret: TEST_SECRET,
+      heartbeatIntervalMs: 100,
+      heartbeatTtlMs: 1_000,
+      logLevel: process.env.LOG_LEVEL ?? 'silent',
+      ...overrides,
+    },
+  );
+  const registry = new InProcessRegistry();
+  const node = new SfuNode(config, registry);
+  await node.start();
+  return { node, registry };
+}
+
+/** A signaling server's view of the node: typed control requests and every room event received. */
+export class ControlClient {
+  readonly socket: Socket<SfuToSignalingEvents, SignalingToSfuEvents>;
+  readonly received: RoomEventEnvelope[] = [];
+
+  private constructor(socket: Socket<SfuToSignalingEvents, SignalingToSfuEvents>) {
+    this.socket = socket;
+    socket.on('room:event', (envelope) => this.received.push(envelope));
+  }
+
+  /** Resolves once connected; rejects with the server's refusal. */
+  static connect(url: string, secret = TEST_SECRET): Promise<ControlClient> {
+    const socket: Socket<SfuToSignalingEvents, SignalingToSfuEvents> = io(url, {
+      auth: { secret, signalingId: 'test-signaling' },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(new ControlClient(socket)));
+      socket.once('connect_error', (error) => {
+        socket.close();
+        reject(error);
+      });
+    });
+  }
+
+  request<N extends ControlRequestName>(name: N, request: ControlRequest<N>): Promise<Result<ControlResponse<N>>> {
+    return this.send(name, request) as Promise<Result<ControlResponse<N>>>;
+  }
+
+  /** Any payload, as a faulty or hostile signaling server could send it. */
+  send(name: ControlRequestName, payload: unknown): Promise<Result<unknown>> {
+    // Untyped on purpose: tests send what the protocol forbids.
+    const socket = this.socket.timeout(5_000) as unknown as { emitWithAck(name: string, payload: unknown): Promise<Result<unknown>> };
+    return socket.emitWithAck(name, payload);
+  }
+
+  /** The data of a successful request; fails the test with the error otherwise. */
+  async ok<N extends ControlRequestName>(name: N, request: ControlRequest<N>): Promise<ControlResponse<N>> {
+    const result = await this.request(name, request);
+    if (!result.ok) throw new Error(`${name} failed: ${result.error.code} ${result.error.message}`);
+    return result.data;
+  }
+
+  /** A room request of `peerId`, answered with its data or failing the test. */
+  async room<T = unknown>(roomId: string, peerId: string, name: ControlRequest<'peer.request'>['name'], data: unknown): Promise<T> {
+    return (await this.ok('peer.request', { roomId, peerId, name, data })) as T;
+  }
+
+  /** The error code of a request expected to fail. */
+  async errorCode(name: ControlRequestName, payload: unknown): Promise<string> {
+    const result = await this.send(name, payload);
+    if (result.ok) throw new Error(`${name} succeeded unexpectedly: ${JSON.stringify(result.data)}`);
+    return result.error.code;
+  }
+
+  /** The first received event, past or future, addressed to `peerId` in `roomId` and matching. */
+  async waitFor<E extends VoiceEventName>(
+    roomId: string,
+    peerId: string,
+    event: E,
+    matches: (data: VoiceEvent<E>) => boolean = () => true,
+    timeoutMs = 5_000,
+  ): Promise<VoiceEvent<E>> {
+    let found: VoiceEvent<E> | undefined;
+    await eventually(() => {
+      found = this.eventsFor(roomId, peerId, event).find(matches);
+      return found !== undefined;
+    }, timeoutMs).catch(() => {
+      throw new Error(`no ${event} for ${peerId} in ${roomId} within ${timeoutMs} ms`);
+    });
+    return found as VoiceEvent<E>;
+  }
+
+  /** Every received event of a kind that a peer of the room would be handed by signaling. */
+  eventsFor<E extends VoiceEventName>(roomId: string, peerId: string, event: E): VoiceEvent<E>[] {
+    return this.received
+      .filter((envelope) => envelope.roomId === roomId && envelope.event === event && addressedTo(envelope, peerId))
+      .map((envelope) => envelope.data as VoiceEvent<E>);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+const addressedTo = (envelope: RoomEventEnvelope, peerId: string): boolean =>
+  envelope.to ? envelope.to.includes(peerId) : envelope.except !== peerId;
+
+/** What a browser's opus sender would declare, by hand. */
+export const opusRtpParameters = (ssrc: number): RtpParameters => ({
+  codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }],
+  encodings: [{ ssrc }],
+  rtcp: { cname: `cname-${ssrc}` },
+});
+
+export const vp8RtpParameters = (ssrc: number): RtpParameters => ({
+  codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }],
+  encodings: [{ ssrc }],
+  rtcp: { cname: `cname-${ssrc}` },
+});
+
+export const FINGERPRINT = {
+  algorithm: 'sha-256',
+  value: '82:5A:68:3D:36:C3:0A:DE:AF:E7:32:43:D2:88:83:57:AC:2D:65:E5:80:C4:B6:FB:AF:1A:A0:21:9F:6D:0C:AD',
+};
