@@ -57,7 +57,11 @@ export class Signaling {
           socket.data.displayName = claims.name;
           next();
         },
-        (error: unknown) => next(new Error(error instanceof ProtocolError ? error.code : 'UNAUTHENTICATED')),
+        (error: unknown) => {
+          const body = error instanceof ProtocolError ? error.toBody() : { code: 'UNAUTHENTICATED' as const, message: 'authentication failed' };
+          // socket.io hands `data` to the client's connect_error; the message stays the bare code.
+          next(Object.assign(new Error(body.code), { data: body }));
+        },
       );
     });
 
