@@ -2,11 +2,8 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { HttpErrorBody as HttpErrorBodySchema, ProtocolError, type ErrorCode } from '@concord/protocol';
 
-/** The protocol's codes plus two that only HTTP clients meet. */
-export type HttpErrorCode = ErrorCode | 'CONFLICT' | 'INVALID_CREDENTIALS';
-
 /** Each code has one status, so an error is made from its code alone. */
-const STATUS: Record<HttpErrorCode, number> = {
+const STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
   INVALID_CREDENTIALS: 401,
   UNAUTHENTICATED: 401,
@@ -30,7 +27,7 @@ export class HttpError extends Error {
   readonly status: number;
 
   constructor(
-    readonly code: HttpErrorCode,
+    readonly code: ErrorCode,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {

@@ -6,4 +6,4 @@ export { openVoicePolicy, VoiceGrantIssuer, type VoicePolicy } from './grants';
 export { LocalIdentityProvider, type AuthenticatedUser, type IdentityProvider, type SessionIssuer } from './identity';
 export { InMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit';
 export { FileUserStore, UsernameTakenError, type NewUser, type StoredUser, type UserStore } from './users';
-export { HttpError, type HttpErrorCode } from './http-errors';
+export { HttpError } from './http-errors';

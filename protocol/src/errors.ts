@@ -5,6 +5,8 @@ export const ErrorCode = z.enum([
   'BAD_REQUEST', // malformed or schema-invalid payload
   'PAYLOAD_TOO_LARGE',
   'UNAUTHENTICATED', // no or invalid session token
+  'INVALID_CREDENTIALS', // sign-in with a wrong user name or password
+  'CONFLICT', // the thing to create exists already (e.g. a taken user name)
   'GRANT_INVALID', // voice grant missing, expired, forged or for another room
   'FORBIDDEN', // authenticated but not allowed (e.g. producing video without the grant)
   'NOT_IN_ROOM', // a room request before join, or after leave
