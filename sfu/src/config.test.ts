@@ -18,6 +18,7 @@ test('defaults fill everything but the secret', () => {
     peerGraceMs: 15_000,
     heartbeatIntervalMs: 3_000,
     heartbeatTtlMs: 10_000,
+    redisKeyPrefix: 'concord:',
     logLevel: 'info',
   });
   expect(config.nodeId).toMatch(new RegExp(`^${os.hostname()}-[0-9a-f]{6}$`));
@@ -35,6 +36,7 @@ test('the environment is read and overrides win over it', () => {
     SFU_CONTROL_PORT: '0',
     SFU_CONTROL_HOST: '10.0.0.5',
     SFU_PEER_GRACE_MS: '2000',
+    REDIS_KEY_PREFIX: 'concord-eu:',
     LOG_LEVEL: 'debug',
   };
   expect(loadSfuConfig(env)).toMatchObject({
@@ -48,6 +50,7 @@ test('the environment is read and overrides win over it', () => {
     controlListenIp: '10.0.0.5',
     capacity: 1500,
     peerGraceMs: 2000,
+    redisKeyPrefix: 'concord-eu:',
     logLevel: 'debug',
   });
   expect(loadSfuConfig(env, { workers: 1, announcedAddress: undefined, listenIp: '127.0.0.1' })).toMatchObject({

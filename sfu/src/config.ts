@@ -30,6 +30,8 @@ export interface SfuConfig {
   readonly heartbeatIntervalMs: number;
   /** The registry forgets the node this long after its last heartbeat. SFU_HEARTBEAT_TTL_MS, default 10000. */
   readonly heartbeatTtlMs: number;
+  /** Prefix of every key the node writes to the Redis registry; shared with signaling. REDIS_KEY_PREFIX, default concord:. */
+  readonly redisKeyPrefix: string;
   /** pino level. LOG_LEVEL, default info. */
   readonly logLevel: string;
 }
@@ -66,6 +68,7 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv = process.env, overrides: S
     peerGraceMs: values.peerGraceMs ?? integer(env, 'SFU_PEER_GRACE_MS', 15_000, 0, 3_600_000),
     heartbeatIntervalMs: values.heartbeatIntervalMs ?? integer(env, 'SFU_HEARTBEAT_INTERVAL_MS', 3_000, 50, 60_000),
     heartbeatTtlMs: values.heartbeatTtlMs ?? integer(env, 'SFU_HEARTBEAT_TTL_MS', 10_000, 100, 600_000),
+    redisKeyPrefix: values.redisKeyPrefix ?? text(env, 'REDIS_KEY_PREFIX') ?? 'concord:',
     logLevel: values.logLevel ?? text(env, 'LOG_LEVEL') ?? 'info',
   };
   check(config);

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const config = loadSfuConfig(process.env);
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) throw new Error('REDIS_URL is required: a standalone SFU node shares its room registry through Redis');
-  const registry = new RedisRegistry(redisUrl);
+  const registry = new RedisRegistry(redisUrl, { keyPrefix: config.redisKeyPrefix });
   const node = new SfuNode(config, registry, { logger });
   await node.start();
 

@@ -12,6 +12,8 @@ export interface SignalingConfig {
   /** Shared with SFU nodes; authenticates the control connection. */
   sfuSecret: string;
   redisUrl?: string;
+  /** Prefix of every registry key in Redis; the SFU nodes must use the same. REDIS_KEY_PREFIX, default `concord:`. */
+  redisKeyPrefix: string;
   /** Every call to an SFU node fails with TIMEOUT after this long. */
   sfuRequestTimeoutMs: number;
   /** Requests one socket may make: a burst, then a sustained rate per second. */
@@ -39,6 +41,7 @@ export function loadSignalingConfig(env: NodeJS.ProcessEnv = process.env, overri
     apiJwksUrl: env.API_JWKS_URL,
     sfuSecret: env.SFU_SECRET ?? '',
     redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'concord:',
     sfuRequestTimeoutMs: intFrom(env, 'SFU_REQUEST_TIMEOUT_MS', 5000),
     rateBurst: intFrom(env, 'SIGNALING_RATE_BURST', 60),
     ratePerSecond: intFrom(env, 'SIGNALING_RATE_PER_SECOND', 30),

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const config = loadSignalingConfig();
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
   if (!config.apiJwksUrl) throw new Error('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
-  const registry = new RedisRegistry(config.redisUrl);
+  const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const httpServer = createServer((_req, res) => {
     res.writeHead(404).end();
   });

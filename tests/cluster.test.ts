@@ -1,0 +1,570 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { io, type Socket } from 'socket.io-client';
+import {
+  loadScore,
+  SessionResponse,
+  VoiceGrantResponse,
+  type ClientToServerEvents,
+  type JoinResponse,
+  type Result,
+  type ServerToClientEvents,
+  type TransportOptions,
+  type VoiceEvent,
+  type VoiceEventName,
+  type VoiceRequest,
+  type VoiceRequestName,
+  type VoiceResponse,
+} from '@concord/protocol';
+import { RedisRegistry } from '@concord/registry';
+import { eventually, freePortBase, opusRtpParameters } from '../sfu/src/test-support';
+
+/*
+ * The cluster as deployed: one API, two SFU nodes and two signaling processes, each a real process
+ * started through tsx, sharing one Redis under a key prefix of this run's own. Users sign up over
+ * HTTP and speak the voice protocol over socket.io, as the web client does; which SFU node carries
+ * a room is read from the ICE candidates a client is handed (each node has its own RTC port) and
+ * checked against the registry.
+ */
+
+const ROOT = path.resolve(__dirname, '..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `concord-cluster-test:${process.pid}:${Date.now()}:`;
+const SECRET = 'cluster-test-secret-0123456789';
+const HEARTBEAT_INTERVAL_MS = 300;
+/** The node killed in (d) lapses quickly… */
+const SHORT_TTL_MS = 1_500;
+/** …the node stopped in (e) would linger this long, so only its deregistration can explain it going at once. */
+const LONG_TTL_MS = 30_000;
+const READY_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 5_000;
+/** Rooms joined concurrently in (c); even, so equal placement is exactly half on each node. */
+const ROOM_COUNT = 8;
+/** Kept per process, from the end: enough to see what went wrong without flooding the report. */
+const MAX_OUTPUT_CHARS = 64 * 1024;
+
+/** Settings a developer's shell may carry that must not leak into the processes under test. */
+const OWN_SETTINGS = /^(SFU_|SIGNALING_|API_|REDIS_|CONCORD_|CORS_|SESSION_TTL|GRANT_TTL|AUTH_RATE_LIMIT|LOG_LEVEL)/;
+
+/** A server started through tsx as the leader of its own process group, its output kept for failure reports. */
+class ServerProcess {
+  readonly exited: Promise<void>;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readonly child: ChildProcess;
+  private output = '';
+
+  constructor(
+    readonly name: string,
+    script: string,
+    env: Record<string, string>,
+  ) {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !OWN_SETTINGS.test(key)));
+    this.child = spawn(TSX, [script], { cwd: ROOT, env: { ...inherited, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-MAX_OUTPUT_CHARS);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.child.once('error', (error) => keep(Buffer.from(`spawn failed: ${error.message}\n`)));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve();
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  /** A clean stop: tsx relays SIGTERM to the server, which shuts down and exits. */
+  terminate(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  /**
+   * A crash: SIGKILL to the whole group. tsx runs the server in a child process, so killing tsx
+   * alone would leave the server running; the group also holds the server's mediasoup workers.
+   */
+  crash(): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is gone already.
+    }
+  }
+
+  /** Resolves once the process has exited; fails after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<void> {
+    await eventually(() => !this.running, timeoutMs).catch(() => {
+      throw new Error(`${this.name} did not exit within ${timeoutMs} ms`);
+    });
+  }
+
+  report(): string {
+    const status = this.exit ? `exited (code ${this.exit.code}, signal ${this.exit.signal})` : 'running';
+    return `\n===== ${this.name}: ${status} =====\n${this.output || '(no output)\n'}`;
+  }
+}
+
+interface User {
+  id: string;
+  name: string;
+  token: string;
+}
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A user's socket to one signaling process, recording every event it receives. */
+class VoiceClient {
+  readonly socket: ClientSocket;
+  private readonly events: { event: string; data: unknown }[] = [];
+
+  constructor(
+    readonly user: User,
+    readonly signalingUrl: string,
+  ) {
+    this.socket = io(signalingUrl, { auth: { token: user.token }, transports: ['websocket'], reconnection: false, timeout: REQUEST_TIMEOUT_MS });
+    this.socket.onAny((event: string, data: unknown) => this.events.push({ event, data }));
+  }
+
+  connected(): Promise<void> {
+    if (this.socket.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', (error) => reject(new Error(`${this.user.name} could not connect to ${this.signalingUrl}: ${error.message}`)));
+    });
+  }
+
+  /** The raw result of a request, success or typed error. */
+  attempt<N extends VoiceRequestName>(name: N, payload: VoiceRequest<N>): Promise<Result<VoiceResponse<N>>> {
+    // socket.io cannot narrow its event map through the generic N; the protocol schemas hold the types.
+    const timed = this.socket.timeout(REQUEST_TIMEOUT_MS) as unknown as { emitWithAck(event: string, payload: unknown): Promise<Result<VoiceResponse<N>>> };
+    return timed.emitWithAck(name, payload);
+  }
+
+  /** The data of a successful request; fails the test with the error otherwise. */
+  async request<N extends VoiceRequestName>(name: N, payload: VoiceRequest<N>): Promise<VoiceResponse<N>> {
+    const result = await this.attempt(name, payload);
+    if (!result.ok) throw new Error(`${this.user.name}: ${name} failed: ${result.error.code} ${result.error.message}`);
+    return result.data;
+  }
+
+  received<E extends VoiceEventName>(event: E): VoiceEvent<E>[] {
+    return this.events.filter((entry) => entry.event === event).map((entry) => entry.data as VoiceEvent<E>);
+  }
+
+  /** The first matching event, past or future. */
+  async waitFor<E extends VoiceEventName>(event: E, matches: (data: VoiceEvent<E>) => boolean, timeoutMs = 5_000): Promise<VoiceEvent<E>> {
+    let found: VoiceEvent<E> | undefined;
+    await eventually(() => {
+      found = this.received(event).find(matches);
+      return found !== undefined;
+    }, timeoutMs).catch(() => {
+      throw new Error(`${this.user.name} received no matching ${event} within ${timeoutMs} ms`);
+    });
+    return found as VoiceEvent<E>;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+interface SfuNodeUnderTest {
+  id: string;
+  process: ServerProcess;
+  controlPort: number;
+  rtcPort: number;
+}
+
+let apiUrl = '';
+let signalingUrls: [string, string] = ['', ''];
+let sfuA: SfuNodeUnderTest;
+let sfuB: SfuNodeUnderTest;
+let dataDir: string | undefined;
+let registry: RedisRegistry | undefined;
+const processes: ServerProcess[] = [];
+const clients: VoiceClient[] = [];
+let failed = false;
+let ssrcs = 1000;
+
+/** A hook or test that marks the run failed, so afterAll prints every server's output. */
+const reporting =
+  (body: () => Promise<void>): (() => Promise<void>) =>
+  async () => {
+    try {
+      await body();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  };
+
+const liveNodeIds = async (): Promise<string[]> => (await registry!.liveNodes()).map((node) => node.id).sort();
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, watched: ServerProcess[] = []): Promise<void> {
+  await eventually(async () => {
+    for (const proc of watched) if (!proc.running) throw new Error(`${proc.name} exited before ${what}`);
+    return check();
+  }, timeoutMs).catch((error: Error) => {
+    throw new Error(`${what}: ${error.message}`);
+  });
+}
+
+/** True once anything answers HTTP at the URL. */
+const answers = (url: string, okOnly = false): Promise<boolean> =>
+  fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+    (response) => !okOnly || response.ok,
+    () => false,
+  );
+
+async function postJson(route: string, body: unknown, token?: string): Promise<unknown> {
+  const response = await fetch(`${apiUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const json: unknown = await response.json();
+  if (!response.ok) throw new Error(`POST ${route} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function signUp(username: string): Promise<User> {
+  const session = SessionResponse.parse(await postJson('/api/auth/local/signup', { username, password: 'correct horse battery' }));
+  return { id: session.user.id, name: username, token: session.token };
+}
+
+/** A fresh grant from the API each time, as the web client gets one per join. */
+async function join(client: VoiceClient, roomId: string): Promise<JoinResponse> {
+  const { grant } = VoiceGrantResponse.parse(await postJson('/api/voice/grant', { roomId }, client.user.token));
+  return client.request('voice:join', { grant });
+}
+
+async function connect(user: User, signaling: 0 | 1): Promise<VoiceClient> {
+  const client = new VoiceClient(user, signalingUrls[signaling]);
+  clients.push(client);
+  await client.connected();
+  return client;
+}
+
+/** The node whose RTC port the transport's ICE candidates name: where the client's media would go. */
+function nodeOfTransport(transport: TransportOptions): string {
+  const ports = new Set(transport.iceCandidates.map((candidate) => candidate.port));
+  const nodes = [sfuA, sfuB].filter((node) => ports.has(node.rtcPort));
+  if (nodes.length !== 1 || ports.size !== 1) throw new Error(`ICE candidates name ports ${[...ports].join(', ')}, not one SFU node`);
+  return nodes[0]!.id;
+}
+
+async function openTransport(client: VoiceClient, direction: 'send' | 'recv'): Promise<{ transport: TransportOptions; nodeId: string }> {
+  const transport = await client.request('voice:createTransport', { direction });
+  return { transport, nodeId: nodeOfTransport(transport) };
+}
+
+/** A mic producer as a browser would declare it; returns its id and the node carrying it. */
+async function sendAudio(client: VoiceClient): Promise<{ producerId: string; nodeId: string }> {
+  const { transport, nodeId } = await openTransport(client, 'send');
+  const { producerId } = await client.request('voice:produce', {
+    transportId: transport.transportId,
+    kind: 'audio',
+    source: 'mic',
+    rtpParameters: opusRtpParameters(++ssrcs),
+  });
+  return { producerId, nodeId };
+}
+
+/** A recv transport plus the router's capabilities: from then on the client consumes everything in the room. */
+async function receive(client: VoiceClient, joined: JoinResponse): Promise<string> {
+  const { nodeId } = await openTransport(client, 'recv');
+  await client.request('voice:setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
+  return nodeId;
+}
+
+/** True once `client` knows `other` is in its room: listed at join, or announced since. */
+const knowsPeer = (client: VoiceClient, joined: JoinResponse, other: User): boolean =>
+  joined.peers.some((peer) => peer.peerId === other.id) || client.received('voice:peerJoined').some(({ peer }) => peer.peerId === other.id);
+
+beforeAll(
+  reporting(async () => {
+    // Seven consecutive ports, each free for TCP and UDP.
+    const base = await freePortBase(7);
+    const ports = { api: base, control: [base + 1, base + 2], signaling: [base + 3, base + 4], rtc: [base + 5, base + 6] } as const;
+    dataDir = await mkdtemp(path.join(tmpdir(), 'concord-cluster-'));
+    registry = new RedisRegistry(REDIS_URL, { keyPrefix: PREFIX });
+    apiUrl = `http://127.0.0.1:${ports.api}`;
+    signalingUrls = [`http://127.0.0.1:${ports.signaling[0]}`, `http://127.0.0.1:${ports.signaling[1]}`];
+
+    const api = new ServerProcess('api', 'api/src/main.ts', {
+      API_HOST: '127.0.0.1',
+      API_PORT: String(ports.api),
+      CONCORD_DATA_DIR: dataDir,
+      AUTH_RATE_LIMIT: '1000',
+      LOG_LEVEL: 'info',
+    });
+    const startSfu = (id: string, controlPort: number, rtcPort: number, ttlMs: number): SfuNodeUnderTest => ({
+      id,
+      controlPort,
+      rtcPort,
+      process: new ServerProcess(id, 'sfu/src/main.ts', {
+        SFU_NODE_ID: id,
+        SFU_WORKERS: '1',
+        SFU_RTC_PORT_BASE: String(rtcPort),
+        SFU_LISTEN_IP: '127.0.0.1',
+        SFU_CONTROL_PORT: String(controlPort),
+        SFU_CONTROL_HOST: '127.0.0.1',
+        SFU_SECRET: SECRET,
+        SFU_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
+        SFU_HEARTBEAT_TTL_MS: String(ttlMs),
+        REDIS_URL,
+        REDIS_KEY_PREFIX: PREFIX,
+        LOG_LEVEL: 'info',
+      }),
+    });
+    sfuA = startSfu('sfu-a', ports.control[0], ports.rtc[0], SHORT_TTL_MS);
+    sfuB = startSfu('sfu-b', ports.control[1], ports.rtc[1], LONG_TTL_MS);
+    const signaling = ports.signaling.map(
+      (port, i) =>
+        new ServerProcess(`signaling-${i + 1}`, 'signaling/src/main.ts', {
+          SIGNALING_ID: `signaling-${i + 1}`,
+          SIGNALING_HOST: '127.0.0.1',
+          SIGNALING_PORT: String(port),
+          API_JWKS_URL: `${apiUrl}/api/.well-known/jwks.json`,
+          SFU_SECRET: SECRET,
+          SFU_REQUEST_TIMEOUT_MS: '3000',
+          REDIS_URL,
+          REDIS_KEY_PREFIX: PREFIX,
+          LOG_LEVEL: 'info',
+        }),
+    );
+    processes.push(api, sfuA.process, sfuB.process, ...signaling);
+
+    await Promise.all([
+      waitUntil('the API is ready', () => answers(`${apiUrl}/api/health`, true), READY_TIMEOUT_MS, [api]),
+      // A node heartbeats only once its workers and control server are up.
+      ...[sfuA, sfuB].map((node) =>
+        waitUntil(`${node.id} is registered`, async () => (await liveNodeIds()).includes(node.id), READY_TIMEOUT_MS, [node.process]),
+      ),
+      ...signaling.map((proc, i) => waitUntil(`${proc.name} is listening`, () => answers(signalingUrls[i]!), READY_TIMEOUT_MS, [proc])),
+    ]);
+  }),
+  READY_TIMEOUT_MS + 5_000,
+);
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  for (const proc of processes) proc.crash();
+  await Promise.all(processes.map((proc) => proc.waitForExit(5_000).catch(() => undefined)));
+  if (failed) process.stderr.write(`Output of the cluster's processes:\n${processes.map((proc) => proc.report()).join('')}\n`);
+  await registry?.close();
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    const keys = await redis.keys(`${PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 20_000);
+
+test(
+  '(a) both SFU nodes register in Redis under the configured key prefix',
+  reporting(async () => {
+    const live = await registry!.liveNodes();
+    expect(live.map((node) => node.id).sort()).toEqual([sfuA.id, sfuB.id]);
+    for (const node of [sfuA, sfuB]) {
+      expect(live.find((info) => info.id === node.id)).toMatchObject({
+        controlUrl: `http://127.0.0.1:${node.controlPort}`,
+        draining: false,
+        load: { workers: 1 },
+      });
+    }
+    // Nothing went under the default prefix: the processes read REDIS_KEY_PREFIX.
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.exists(`concord:node:${sfuA.id}`, `concord:node:${sfuB.id}`)).toBe(0);
+    } finally {
+      await redis.quit();
+    }
+  }),
+);
+
+test(
+  '(b) users on different signaling processes meet in one room on one node, and its events cross processes',
+  reporting(async () => {
+    const roomId = 'cross-process';
+    const [alice, bob] = await Promise.all([signUp('alice'), signUp('bob')]);
+    const aliceClient = await connect(alice, 0);
+    const bobClient = await connect(bob, 1);
+
+    const bobJoined = await join(bobClient, roomId);
+    const bobNode = await receive(bobClient, bobJoined);
+    const aliceJoined = await join(aliceClient, roomId);
+    expect(aliceJoined.peers.map((peer) => peer.peerId)).toEqual([bob.id]);
+
+    const peerJoined = await bobClient.waitFor('voice:peerJoined', ({ peer }) => peer.peerId === alice.id);
+    expect(peerJoined.peer).toMatchObject({ displayName: 'alice', producers: [] });
+
+    const { producerId, nodeId: aliceNode } = await sendAudio(aliceClient);
+    const consumer = await bobClient.waitFor('voice:newConsumer', (data) => data.producerId === producerId);
+    expect(consumer).toMatchObject({ peerId: alice.id, kind: 'audio', source: 'mic' });
+    // The consumer is bob's to use through his own signaling process.
+    await bobClient.request('voice:resumeConsumer', { consumerId: consumer.consumerId });
+
+    expect(aliceNode).toBe(bobNode);
+    expect((await registry!.roomNode(roomId))?.id).toBe(bobNode);
+
+    // Both leave, so the room closes and its claim is released before the next test places rooms.
+    await aliceClient.request('voice:leave', {});
+    await bobClient.request('voice:leave', {});
+    await waitUntil('the emptied room is released', async () => (await registry!.roomNode(roomId)) === null, 5_000);
+  }),
+);
+
+interface RoomMembers {
+  roomId: string;
+  members: { client: VoiceClient; joined?: JoinResponse; nodeId?: string }[];
+}
+let rooms: RoomMembers[] = [];
+
+test(
+  '(c) rooms joined concurrently through both signaling processes spread over both nodes, each placed once',
+  reporting(async () => {
+    // Placement compares streams, then rooms held: start from an idle cluster, as (b) leaves it.
+    await waitUntil(
+      'both nodes report no streams',
+      async () => {
+        const live = await registry!.liveNodes();
+        return live.length === 2 && live.every((node) => loadScore(node.load) === 0);
+      },
+      5_000,
+    );
+
+    const users = await Promise.all(Array.from({ length: ROOM_COUNT * 2 }, (_, i) => signUp(`member-${i}`)));
+    rooms = await Promise.all(
+      Array.from({ length: ROOM_COUNT }, async (_, r) => ({
+        roomId: `room-${r}`,
+        // One member through each signaling process.
+        members: [{ client: await connect(users[2 * r]!, 0) }, { client: await connect(users[2 * r + 1]!, 1) }],
+      })),
+    );
+
+    const everyone = rooms.flatMap((room) => room.members.map((member) => ({ room, member })));
+    await Promise.all(
+      everyone.map(async ({ room, member }) => {
+        member.joined = await join(member.client, room.roomId);
+      }),
+    );
+    await Promise.all(
+      everyone.map(async ({ member }) => {
+        member.nodeId = (await openTransport(member.client, 'recv')).nodeId;
+      }),
+    );
+
+    const perNode = new Map<string, number>();
+    for (const { roomId, members } of rooms) {
+      const [first, second] = members as [RoomMembers['members'][number], RoomMembers['members'][number]];
+      // Both members' media goes to the node the registry holds the room on…
+      const registered = (await registry!.roomNode(roomId))?.id;
+      expect({ roomId, nodes: [first.nodeId, second.nodeId] }).toEqual({ roomId, nodes: [registered, registered] });
+      // …and they are in one room there, not in two of the same name: the later joiner finds the earlier.
+      await waitUntil(
+        `a member of ${roomId} sees the other`,
+        async () => knowsPeer(first.client, first.joined!, second.client.user) || knowsPeer(second.client, second.joined!, first.client.user),
+        5_000,
+      );
+      perNode.set(registered!, (perNode.get(registered!) ?? 0) + 1);
+    }
+    // Equal load, so each placement goes to the node holding fewer rooms: an even split.
+    expect(Object.fromEntries(perNode)).toEqual({ [sfuA.id]: ROOM_COUNT / 2, [sfuB.id]: ROOM_COUNT / 2 });
+  }),
+);
+
+/*
+ * Known bug (signaling, reported): signaling records a socket's room only once the SFU has acked
+ * its peer.join, so a room event sent in between is dropped. When two peers join a fresh room at
+ * once, the SFU broadcasts "peerJoined" for the second before it acks the first, and the first
+ * never learns of the second. Remove `.failing` once signaling holds events for a joining socket.
+ */
+test.failing('(c, known bug) both of two concurrent joiners learn of each other', async () => {
+  expect(rooms.length).toBe(ROOM_COUNT);
+  await eventually(
+    () =>
+      rooms.every(({ members: [first, second] }) =>
+        knowsPeer(first!.client, first!.joined!, second!.client.user) && knowsPeer(second!.client, second!.joined!, first!.client.user),
+      ),
+    1_000,
+  );
+});
+
+const roomsOn = (nodeId: string) => rooms.filter((room) => room.members[0]?.nodeId === nodeId);
+
+test(
+  '(d) a killed node: its rooms close for their clients, the registry drops it when its heartbeat lapses, and rejoined rooms move to the survivor',
+  reporting(async () => {
+    const lost = roomsOn(sfuA.id);
+    const kept = roomsOn(sfuB.id);
+    expect(lost.length).toBeGreaterThan(0);
+
+    sfuA.process.crash();
+    await sfuA.process.waitForExit(5_000);
+    expect(sfuA.process.exit?.signal).toBe('SIGKILL');
+
+    // Signaling sees the control connection drop and tells every client of the node's rooms.
+    await Promise.all(
+      lost.flatMap(({ roomId, members }) => members.map(({ client }) => client.waitFor('voice:roomClosed', (data) => data.roomId === roomId))),
+    );
+    await waitUntil('the registry drops the killed node', async () => (await liveNodeIds()).join() === sfuB.id, SHORT_TTL_MS + 3_000);
+    for (const { members } of kept) for (const { client } of members) expect(client.received('voice:roomClosed')).toEqual([]);
+
+    // Each client rejoins with a fresh grant; the room is placed anew, on the survivor, and carries media.
+    await Promise.all(
+      lost.map(async (room) => {
+        const [speaker, listener] = room.members as [RoomMembers['members'][number], RoomMembers['members'][number]];
+        const [speakerJoined, listenerJoined] = await Promise.all([join(speaker.client, room.roomId), join(listener.client, room.roomId)]);
+        speaker.joined = speakerJoined;
+        listener.joined = listenerJoined;
+        listener.nodeId = await receive(listener.client, listenerJoined);
+        const sent = await sendAudio(speaker.client);
+        speaker.nodeId = sent.nodeId;
+        await listener.client.waitFor('voice:newConsumer', (data) => data.producerId === sent.producerId && data.peerId === speaker.client.user.id);
+        expect({ roomId: room.roomId, nodes: [speaker.nodeId, listener.nodeId] }).toEqual({ roomId: room.roomId, nodes: [sfuB.id, sfuB.id] });
+        expect((await registry!.roomNode(room.roomId))?.id).toBe(sfuB.id);
+      }),
+    );
+  }),
+);
+
+test(
+  '(e) a stopped node deregisters at once, without waiting for its heartbeat TTL',
+  reporting(async () => {
+    expect(await liveNodeIds()).toEqual([sfuB.id]);
+    const everyone = rooms.flatMap(({ roomId, members }) => members.map(({ client }) => ({ roomId, client })));
+    // Rooms moved over in (d) already saw one roomClosed under the same id.
+    const closedSoFar = everyone.map(({ roomId, client }) => client.received('voice:roomClosed').filter((data) => data.roomId === roomId).length);
+    const stoppedAt = Date.now();
+    sfuB.process.terminate();
+    // Its TTL is 30 s: gone within a few seconds means it deregistered.
+    await waitUntil('the stopped node leaves the registry', async () => (await liveNodeIds()).length === 0, 5_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(LONG_TTL_MS / 4);
+    await sfuB.process.waitForExit(10_000);
+    expect(sfuB.process.exit).toEqual({ code: 0, signal: null });
+
+    // Its clients were told, and with no node left a join is refused, not hung.
+    await waitUntil(
+      'every client hears its room closed',
+      async () => everyone.every(({ roomId, client }, i) => client.received('voice:roomClosed').filter((data) => data.roomId === roomId).length > closedSoFar[i]!),
+      5_000,
+    );
+    const { roomId, client } = everyone[0]!;
+    const { grant } = VoiceGrantResponse.parse(await postJson('/api/voice/grant', { roomId }, client.user.token));
+    const refused = await client.attempt('voice:join', { grant });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+  }),
+);
