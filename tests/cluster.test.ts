@@ -487,12 +487,10 @@ test(
 );
 
 /*
- * Known bug (signaling, reported): signaling records a socket's room only once the SFU has acked
- * its peer.join, so a room event sent in between is dropped. When two peers join a fresh room at
- * once, the SFU broadcasts "peerJoined" for the second before it acks the first, and the first
- * never learns of the second. Remove `.failing` once signaling holds events for a joining socket.
+ * When two peers join a fresh room at once, the SFU broadcasts "peerJoined" for the second before
+ * it answers the first's join; signaling holds that event until the first has its answer.
  */
-test.failing('(c, known bug) both of two concurrent joiners learn of each other', async () => {
+test('(c) both of two concurrent joiners learn of each other', async () => {
   expect(rooms.length).toBe(ROOM_COUNT);
   await eventually(
     () =>

@@ -58,7 +58,9 @@ export class SfuConnections {
   private connect(node: SfuNodeInfo): Promise<ControlSocket> {
     const existing = this.sockets.get(node.id);
     if (existing?.connected) return Promise.resolve(existing);
-    const socket = existing ?? this.open(node);
+    // A socket refused while reconnecting in the background has given up; start afresh.
+    if (existing && !existing.active) this.drop(node.id, existing);
+    const socket = this.sockets.get(node.id) ?? this.open(node);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
@@ -69,9 +71,12 @@ export class SfuConnections {
         resolve(socket);
       };
       const onError = (error: Error) => {
-        if (error.message === 'UNAUTHENTICATED') {
+        // An inactive socket was refused by the node's auth middleware and will not retry (a
+        // network error keeps it active and retrying): fail now, and start afresh next time.
+        if (!socket.active) {
           cleanup();
-          reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} refused our secret`));
+          this.drop(node.id, socket);
+          reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} refused our control connection: ${error.message}`));
         }
       };
       const cleanup = () => {
@@ -102,11 +107,13 @@ export class SfuConnections {
     socket.on('disconnect', (reason) => {
       this.log.warn({ nodeId: node.id, reason }, 'lost control connection to SFU node');
       this.events.onNodeLost(node.id);
-      if (reason === 'io server disconnect') {
-        socket.close();
-        this.sockets.delete(node.id);
-      }
+      if (reason === 'io server disconnect') this.drop(node.id, socket);
     });
     return socket;
+  }
+
+  private drop(nodeId: string, socket: ControlSocket): void {
+    socket.close();
+    if (this.sockets.get(nodeId) === socket) this.sockets.delete(nodeId);
   }
 }

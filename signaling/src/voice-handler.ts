@@ -40,10 +40,14 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
   let queued = 0;
 
   for (const name of REQUEST_NAMES) {
-    socket.on(name, (payload: unknown, ack: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (result: Result<unknown>) => void) : undefined;
-      const checked = check(name, payload);
+    // Read the arguments loosely: socket.io passes the ack last, so a request sent with an ack but
+    // no payload arrives as (ack) and must still be answered through it.
+    socket.on(name, (...args: unknown[]) => {
+      const reply = typeof args.at(-1) === 'function' ? (args.pop() as (result: Result<unknown>) => void) : undefined;
+      const checked = check(name, args[0]);
       if (checked instanceof ProtocolError) return answer(name, reply, fail(checked));
+      // A request whose answer cannot reach the client is refused, not carried out unseen.
+      if (!reply) return answer(name, reply, fail(new ProtocolError('BAD_REQUEST', 'requests must carry an acknowledgement callback')));
       queued += 1;
       queue = queue
         .then(() => handle(name, checked.data, socket, deps))
@@ -56,6 +60,8 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
         )
         .finally(() => {
           queued -= 1;
+          // After the answer: a join's room events were held until the client had it.
+          deps.sessions.release(socket);
         });
     });
   }
@@ -78,6 +84,8 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
       return new ProtocolError('BAD_REQUEST', 'payload is not JSON');
     }
     if (size > deps.limits.maxPayloadBytes) return new ProtocolError('PAYLOAD_TOO_LARGE', `payload is ${size} bytes; the limit is ${deps.limits.maxPayloadBytes}`);
+    // A missing grant is GRANT_INVALID (errors.ts), so the client fetches one instead of reporting a bug.
+    if (name === 'voice:join' && isObject(payload) && (payload.grant ?? '') === '') return new ProtocolError('GRANT_INVALID', 'voice grant missing');
     const parsed = voiceRequests[name].request.safeParse(payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -88,14 +96,12 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
 
   function answer(name: VoiceRequestName, reply: ((result: Result<unknown>) => void) | undefined, result: Result<unknown>): void {
     if (reply) return reply(result);
-    // No ack to answer through: tell the client once, on a side channel, rather than dropping silently.
-    socket.emit('protocol:error', {
-      event: name,
-      code: result.ok ? 'BAD_REQUEST' : result.error.code,
-      message: result.ok ? 'requests must carry an acknowledgement callback' : result.error.message,
-    });
+    // No ack to answer through (only refusals get here): tell the client on a side channel rather than dropping silently.
+    if (!result.ok) socket.emit('protocol:error', { event: name, code: result.error.code, message: result.error.message });
   }
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 async function handle(name: VoiceRequestName, payload: unknown, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<unknown> {
   switch (name) {
@@ -113,12 +119,23 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   if (grant.sub !== socket.data.userId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another user');
   if (deps.sessions.membership(socket)) await leave(socket, deps);
   const node = await deps.registry.placeRoom(grant.room);
+  // Events the SFU sends us once it has admitted us wait until the client has its answer.
+  deps.sessions.hold(socket, grant.room);
   const response = await deps.sfu.request(node, 'peer.join', {
     roomId: grant.room,
     peerId: socket.data.userId,
     displayName: grant.name,
     permissions: grant.perms,
   });
+  if (socket.disconnected) {
+    // The socket dropped while the SFU admitted it, so its disconnect found no room to leave: start
+    // the peer's grace period now (unless a newer socket of the user holds the peer), or it would
+    // stay in the room for good.
+    if (!deps.sessions.holder(grant.room, socket.data.userId)) {
+      await deps.sfu.request(node, 'peer.disconnect', { roomId: grant.room, peerId: socket.data.userId });
+    }
+    throw new ProtocolError('NOT_IN_ROOM', 'disconnected while joining');
+  }
   const displaced = deps.sessions.enter(socket, { roomId: grant.room, node });
   // The same user joined from another tab or device: the newer session owns the peer.
   displaced?.emit('voice:roomClosed', { roomId: grant.room, reason: 'joined from another session' });

@@ -14,9 +14,18 @@ export interface VoiceMembership {
 export class VoiceSessions {
   private readonly rooms = new Map<string, Map<string, SignalingSocket>>();
   private readonly memberships = new Map<SignalingSocket, VoiceMembership>();
+  /** Joins under way, by room and user. */
+  private readonly joining = new Map<string, Map<string, SignalingSocket>>();
+  /** The events held for a joining socket until its join has been answered. */
+  private readonly held = new Map<SignalingSocket, { roomId: string; events: [string, unknown][] }>();
 
   membership(socket: SignalingSocket): VoiceMembership | undefined {
     return this.memberships.get(socket);
+  }
+
+  /** The local socket holding the user's peer in the room, if any. */
+  holder(roomId: string, userId: string): SignalingSocket | undefined {
+    return this.rooms.get(roomId)?.get(userId);
   }
 
   /** Records the socket as its user's peer in the room; returns a socket it displaced, if any. */
@@ -31,6 +40,31 @@ export class VoiceSessions {
     return displaced !== socket ? displaced : undefined;
   }
 
+  /**
+   * Holds the room's events for the socket from now until `release`: the SFU sends them from the
+   * moment it admits the peer, before its join answer is back here, and a client applies its
+   * join answer first (so an event before it would be lost).
+   */
+  hold(socket: SignalingSocket, roomId: string): void {
+    this.release(socket);
+    this.held.set(socket, { roomId, events: [] });
+    const joining = this.joining.get(roomId) ?? new Map<string, SignalingSocket>();
+    this.joining.set(roomId, joining);
+    joining.set(socket.data.userId, socket);
+  }
+
+  /** Ends a hold: emits what was held if the socket is now in that room, drops it otherwise. No-op without a hold. */
+  release(socket: SignalingSocket): void {
+    const hold = this.held.get(socket);
+    if (!hold) return;
+    this.held.delete(socket);
+    const joining = this.joining.get(hold.roomId);
+    if (joining?.get(socket.data.userId) === socket) joining.delete(socket.data.userId);
+    if (joining?.size === 0) this.joining.delete(hold.roomId);
+    if (this.memberships.get(socket)?.roomId !== hold.roomId) return;
+    for (const [event, data] of hold.events) (socket.emit as (event: string, data: unknown) => boolean)(event, data);
+  }
+
   exit(socket: SignalingSocket): VoiceMembership | undefined {
     const membership = this.memberships.get(socket);
     if (!membership) return undefined;
@@ -42,17 +76,19 @@ export class VoiceSessions {
   }
 
   deliver(envelope: RoomEventEnvelope): SignalingSocket[] {
-    const peers = this.rooms.get(envelope.roomId);
-    if (!peers) return [];
-    const recipients: SignalingSocket[] = [];
-    for (const [peerId, socket] of peers) {
-      if (envelope.to && !envelope.to.includes(peerId)) continue;
-      if (envelope.except === peerId) continue;
-      // The envelope was validated against the event names; its data is the SFU's, typed by it.
-      (socket.emit as (event: string, data: unknown) => boolean)(envelope.event, envelope.data);
-      recipients.push(socket);
+    const recipients = new Set<SignalingSocket>();
+    for (const peers of [this.rooms.get(envelope.roomId), this.joining.get(envelope.roomId)]) {
+      for (const [peerId, socket] of peers ?? []) {
+        if (envelope.to && !envelope.to.includes(peerId)) continue;
+        if (envelope.except === peerId || recipients.has(socket)) continue;
+        const hold = this.held.get(socket);
+        if (hold) hold.events.push([envelope.event, envelope.data]);
+        // The envelope was validated against the event names; its data is the SFU's, typed by it.
+        else (socket.emit as (event: string, data: unknown) => boolean)(envelope.event, envelope.data);
+        recipients.add(socket);
+      }
     }
-    return recipients;
+    return [...recipients];
   }
 
   /** Every local socket whose room lives on the node. */

@@ -1,0 +1,323 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { loadSigningKeys, signToken, VoiceGrantIssuer, type SigningKeys } from '@concord/api';
+import {
+  SESSION_AUDIENCE,
+  SOURCE_KIND,
+  type ClientToServerEvents,
+  type ErrorBody,
+  type MediaKind,
+  type ProducerSource,
+  type Result,
+  type RoomId,
+  type ServerToClientEvents,
+  type VoiceEvent,
+  type VoiceEventName,
+  type VoicePermissions,
+  type VoiceRequest,
+  type VoiceRequestName,
+  type VoiceResponse,
+} from '@concord/protocol';
+import type { InProcessRegistry, RoomRegistry } from '@concord/registry';
+import type { SfuConfigOverrides, SfuNode } from '@concord/sfu';
+import { eventually, opusRtpParameters, startTestNode, TEST_SECRET, vp8RtpParameters } from '@concord/sfu/src/test-support';
+import { loadSignalingConfig, type SignalingConfig } from './config';
+import { Signaling } from './server';
+import { TokenVerifier } from './token-verifier';
+
+/*
+ * Shared by signaling's test files: a real SFU node (mediasoup) with an in-process registry, a real
+ * Signaling on an HTTP server on a free port, real ES256 tokens from the API's own key code, and
+ * socket.io clients speaking the typed voice protocol.
+ */
+
+export { eventually, FINGERPRINT, opusRtpParameters, sleep, vp8RtpParameters } from '@concord/sfu/src/test-support';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export const ALL_PERMISSIONS: VoicePermissions = { speak: true, video: true, screen: true };
+export const SPEAKER: VoicePermissions = { speak: true, video: false, screen: false };
+
+/** Long enough for a real SFU round trip on a busy CI box, short enough that a lost ack fails fast. */
+const ACK_TIMEOUT_MS = 5_000;
+
+export interface HarnessOptions {
+  sfu?: SfuConfigOverrides;
+  signaling?: Partial<SignalingConfig>;
+  /**
+   * Route signaling's control connection through a TCP proxy the test can cut, as a crashed SFU
+   * host or a network partition would: nothing is said, the connection just goes.
+   */
+  proxyControl?: boolean;
+}
+
+export interface Harness {
+  readonly node: SfuNode;
+  readonly registry: InProcessRegistry;
+  readonly signaling: Signaling;
+  readonly url: string;
+  readonly keys: SigningKeys;
+  /** Present with `proxyControl`. */
+  readonly proxy: TcpProxy | undefined;
+  /** A session token as the API mints it at sign-in; a negative ttl gives an expired one. */
+  sessionToken(userId: string, ttlSeconds?: number): Promise<string>;
+  /** A voice grant as the API issues it, with the given permissions. */
+  grantFor(userId: string, room: RoomId, perms?: VoicePermissions, options?: { ttlSeconds?: number; keys?: SigningKeys }): Promise<string>;
+  /** A connected, authenticated client of `userId`. */
+  connectClient(userId: string): Promise<ClientSocket>;
+  /** The connect_error message of a handshake with this `auth`; fails if the connection is accepted. */
+  connectRefusal(auth: Record<string, unknown>): Promise<string>;
+  /** Connects and joins `room` with a fresh grant; answers the join response. */
+  joinedClient(userId: string, room: RoomId, perms?: VoicePermissions): Promise<{ socket: ClientSocket; joined: VoiceResponse<'voice:join'> }>;
+  close(): Promise<void>;
+}
+
+export const displayNameOf = (userId: string): string => `${userId[0]?.toUpperCase() ?? ''}${userId.slice(1)}`;
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-signaling-test-'));
+  const keys = await loadSigningKeys({ dataDir });
+  const { node, registry } = await startTestNode({ peerGraceMs: 500, ...options.sfu });
+  const proxy = options.proxyControl ? await TcpProxy.start(Number(new URL(node.controlUrl).port)) : undefined;
+  const httpServer = createServer();
+  const signaling = new Signaling(httpServer, {
+    config: loadSignalingConfig({}, { id: 'signaling-test', sfuSecret: TEST_SECRET, sfuRequestTimeoutMs: 1_000, ...options.signaling }),
+    registry: proxy ? viaProxy(registry, proxy) : registry,
+    verifier: TokenVerifier.fromJwks(keys.jwks),
+    log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  const sockets = new Set<ClientSocket>();
+
+  const open = (auth: Record<string, unknown>): ClientSocket => {
+    // forceNew: one client is one connection; socket.io would otherwise multiplex them on one.
+    const socket: ClientSocket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+    record(socket);
+    sockets.add(socket);
+    return socket;
+  };
+
+  const harness: Harness = {
+    node,
+    registry,
+    signaling,
+    url,
+    keys,
+    proxy,
+    sessionToken: async (userId, ttlSeconds = 3_600) =>
+      (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId) }, ttlSeconds)).token,
+    grantFor: async (userId, room, perms = ALL_PERMISSIONS, { ttlSeconds = 60, keys: signingKeys = keys } = {}) => {
+      const issuer = new VoiceGrantIssuer(signingKeys, ttlSeconds, async () => perms);
+      return (await issuer.issue({ userId, displayName: displayNameOf(userId) }, room)).grant;
+    },
+    connectClient: async (userId) => {
+      const socket = open({ token: await harness.sessionToken(userId) });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      return socket;
+    },
+    connectRefusal: (auth) => {
+      const socket = open(auth);
+      return new Promise<string>((resolve, reject) => {
+        socket.once('connect', () => reject(new Error('the connection was accepted')));
+        socket.once('connect_error', (error) => resolve(error.message));
+      });
+    },
+    joinedClient: async (userId, room, perms = ALL_PERMISSIONS) => {
+      const socket = await harness.connectClient(userId);
+      const joined = await ok(socket, 'voice:join', { grant: await harness.grantFor(userId, room, perms) });
+      return { socket, joined };
+    },
+    close: async () => {
+      for (const socket of sockets) socket.close();
+      await signaling.close();
+      if (httpServer.listening) await new Promise((resolve) => httpServer.close(resolve));
+      await proxy?.close();
+      await node.close();
+      await registry.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** Signaling's view of the registry with every node's control URL pointing at the proxy. */
+function viaProxy(registry: RoomRegistry, proxy: TcpProxy): RoomRegistry {
+  const rewrite = <T extends { controlUrl: string } | null>(info: T): T => (info ? { ...info, controlUrl: proxy.url } : info);
+  return {
+    heartbeat: (node, ttlMs) => registry.heartbeat(node, ttlMs),
+    deregister: (nodeId) => registry.deregister(nodeId),
+    liveNodes: async () => (await registry.liveNodes()).map(rewrite),
+    placeRoom: async (roomId) => rewrite(await registry.placeRoom(roomId)),
+    roomNode: async (roomId) => rewrite(await registry.roomNode(roomId)),
+    releaseRoom: (roomId, nodeId) => registry.releaseRoom(roomId, nodeId),
+    close: () => registry.close(),
+  };
+}
+
+/** A TCP forwarder on loopback that can drop every connection at once and refuse new ones. */
+export class TcpProxy {
+  readonly #target: number;
+  readonly #connections = new Set<net.Socket>();
+  #server: net.Server;
+  #port = 0;
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort);
+    await proxy.#listen(0);
+    return proxy;
+  }
+
+  private constructor(targetPort: number) {
+    this.#target = targetPort;
+    this.#server = this.#createServer();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Drops every connection without a word and stops accepting: the node is gone from the network. */
+  async cut(): Promise<void> {
+    const closed = new Promise((resolve) => this.#server.close(resolve));
+    for (const socket of this.#connections) socket.resetAndDestroy();
+    this.#connections.clear();
+    await closed;
+  }
+
+  /** Accepts connections again, on the same port. */
+  async restore(): Promise<void> {
+    this.#server = this.#createServer();
+    await this.#listen(this.#port);
+  }
+
+  async close(): Promise<void> {
+    if (this.#server.listening) await this.cut();
+  }
+
+  #createServer(): net.Server {
+    return net.createServer((client) => {
+      const upstream = net.connect(this.#target, '127.0.0.1');
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        this.#connections.add(from);
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => {
+          this.#connections.delete(from);
+          to.destroy();
+        });
+      }
+    });
+  }
+
+  async #listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#port = (this.#server.address() as AddressInfo).port;
+  }
+}
+
+/* ---- The client side of the voice protocol ---- */
+
+/** A typed request; answers the ack's Result. */
+export function request<N extends VoiceRequestName>(socket: ClientSocket, name: N, payload: VoiceRequest<N>): Promise<Result<VoiceResponse<N>>> {
+  return send(socket, name, payload) as Promise<Result<VoiceResponse<N>>>;
+}
+
+/** Any arguments, as a faulty or hostile client could send them, with an ack appended. */
+export async function send(socket: ClientSocket, name: string, ...args: unknown[]): Promise<Result<unknown>> {
+  // Untyped on purpose: tests send what the protocol forbids.
+  const timed = socket.timeout(ACK_TIMEOUT_MS) as unknown as { emitWithAck(name: string, ...args: unknown[]): Promise<Result<unknown>> };
+  try {
+    return await timed.emitWithAck(name, ...args);
+  } catch {
+    throw new Error(`no ack for ${name} within ${ACK_TIMEOUT_MS} ms`);
+  }
+}
+
+/** A produce request for `source`, with the RTP parameters a browser would declare for its kind. */
+export function produceRequest(
+  transportId: string,
+  source: ProducerSource,
+  ssrc: number,
+  kind: MediaKind = SOURCE_KIND[source],
+): VoiceRequest<'voice:produce'> {
+  return { transportId, kind, source, rtpParameters: kind === 'audio' ? opusRtpParameters(ssrc) : vp8RtpParameters(ssrc) };
+}
+
+/** The data of a successful request; fails the test with the error otherwise. */
+export async function ok<N extends VoiceRequestName>(socket: ClientSocket, name: N, payload: VoiceRequest<N>): Promise<VoiceResponse<N>> {
+  const result = await request(socket, name, payload);
+  if (!result.ok) throw new Error(`${name} failed: ${result.error.code} ${result.error.message}`);
+  return result.data;
+}
+
+/** The error of a request expected to fail (any payload). */
+export async function failure(socket: ClientSocket, name: string, payload: unknown): Promise<ErrorBody> {
+  const result = await send(socket, name, payload);
+  if (result.ok) throw new Error(`${name} succeeded unexpectedly: ${JSON.stringify(result.data)}`);
+  return result.error;
+}
+
+/** The error code of a request expected to fail. */
+export const errorCode = async (socket: ClientSocket, name: string, payload: unknown): Promise<string> => (await failure(socket, name, payload)).code;
+
+/* ---- Events a client received ---- */
+
+interface Received {
+  event: string;
+  data: unknown;
+}
+const receivedBy = new WeakMap<ClientSocket, Received[]>();
+
+/** Records every event from the first moment, so a test can ask about the past as well as wait. */
+function record(socket: ClientSocket): void {
+  const received: Received[] = [];
+  receivedBy.set(socket, received);
+  socket.onAny((event: string, data: unknown) => received.push({ event, data }));
+}
+
+/** Every event of a kind the client received so far, in order. */
+export function eventsOf<E extends VoiceEventName>(socket: ClientSocket, event: E): VoiceEvent<E>[] {
+  return (receivedBy.get(socket) ?? []).filter((r) => r.event === event).map((r) => r.data as VoiceEvent<E>);
+}
+
+/** The first received event of a kind, past or future, that matches. */
+export async function nextEvent<E extends VoiceEventName>(
+  socket: ClientSocket,
+  event: E,
+  matches: (data: VoiceEvent<E>) => boolean = () => true,
+  timeoutMs = 5_000,
+): Promise<VoiceEvent<E>> {
+  let found: VoiceEvent<E> | undefined;
+  await eventually(() => {
+    found = eventsOf(socket, event).find(matches);
+    return found !== undefined;
+  }, timeoutMs).catch(() => {
+    throw new Error(`no matching ${event} within ${timeoutMs} ms`);
+  });
+  return found as VoiceEvent<E>;
+}
+
+/** Drops a client's connection without a goodbye, as a lost network would. */
+export function dropConnection(socket: ClientSocket): Promise<void> {
+  const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
+  socket.io.engine.close();
+  return gone;
+}
