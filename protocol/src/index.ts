@@ -4,3 +4,4 @@ export * from './voice';
 export * from './control';
 export * from './auth';
 export * from './registry';
+export * from './permissions';
