@@ -20,7 +20,7 @@ import {
   type VoiceResponse,
 } from '@concord/protocol';
 import { RedisRegistry } from '@concord/registry';
-import { eventually, freePortBase, opusRtpParameters } from '../sfu/src/test-support';
+import { eventually, freePortBase, opusRtpParameters, sleep } from '../sfu/src/test-support';
 
 /*
  * The cluster as deployed: one API, two SFU nodes and two signaling processes, each a real process
@@ -423,6 +423,41 @@ test(
     // Both leave, so the room closes and its claim is released before the next test places rooms.
     await aliceClient.request('voice:leave', {});
     await bobClient.request('voice:leave', {});
+    await waitUntil('the emptied room is released', async () => (await registry!.roomNode(roomId)) === null, 5_000);
+  }),
+);
+
+test(
+  '(b) the same user joining through the other signaling process takes the peer over; the first tab going away leaves it be',
+  reporting(async () => {
+    const roomId = 'second-tab';
+    const [carol, dave] = await Promise.all([signUp('carol'), signUp('dave')]);
+    const daveClient = await connect(dave, 1);
+    await receive(daveClient, await join(daveClient, roomId));
+    const firstTab = await connect(carol, 0);
+    await join(firstTab, roomId);
+    const firstMic = (await sendAudio(firstTab)).producerId;
+    await daveClient.waitFor('voice:newConsumer', (data) => data.producerId === firstMic);
+
+    const secondTab = await connect(carol, 1);
+    await join(secondTab, roomId);
+    // The SFU node tells the first tab, through the first process, and drops its media at once.
+    expect(await firstTab.waitFor('voice:roomClosed', () => true)).toEqual({ roomId, reason: 'joined from another session' });
+    await daveClient.waitFor('voice:consumerClosed', (data) => data.producerId === firstMic);
+    expect(await firstTab.attempt('voice:createTransport', { direction: 'send' })).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+
+    const secondMic = (await sendAudio(secondTab)).producerId;
+    await daveClient.waitFor('voice:newConsumer', (data) => data.producerId === secondMic);
+    firstTab.close();
+    // Time for a disconnect of the first tab to reach the node, had its process sent one for the peer.
+    await sleep(500);
+    await secondTab.request('voice:pauseProducer', { producerId: secondMic });
+    await daveClient.waitFor('voice:consumerPaused', (data) => data.producerId === secondMic);
+    expect(daveClient.received('voice:consumerClosed').map((data) => data.producerId)).toEqual([firstMic]);
+    expect(secondTab.received('voice:roomClosed')).toEqual([]);
+
+    await secondTab.request('voice:leave', {});
+    await daveClient.request('voice:leave', {});
     await waitUntil('the emptied room is released', async () => (await registry!.roomNode(roomId)) === null, 5_000);
   }),
 );

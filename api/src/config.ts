@@ -25,6 +25,14 @@ export interface ApiConfig {
   trustProxy?: string | number | boolean;
   /** LOG_LEVEL, default info. */
   logLevel: string;
+  /** FIREBASE_PROJECT_ID, default unset: Firebase sign-in off. Set: Firebase ID tokens of this project are accepted beside local sessions. */
+  firebaseProjectId?: string;
+  /**
+   * FIREBASE_AUTH_EMULATOR_HOST, tests and development only: firebase-admin then accepts the Auth
+   * emulator's unsigned tokens, so anyone could sign in as anyone. Refused unless
+   * ALLOW_FIREBASE_AUTH_EMULATOR=1 is set as well.
+   */
+  firebaseAuthEmulatorHost?: string;
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -50,6 +58,9 @@ function parseTrustProxy(raw: string): string | number | boolean {
   return value;
 }
 
+/** Firebase's rule: 6..30 lower-case letters, digits and hyphens, starting with a letter. */
+const FIREBASE_PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
 /** A PEM passed through an env file often arrives with literal `\n`s. */
 function pem(raw: string | undefined): string | undefined {
   const value = raw?.trim();
@@ -65,6 +76,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const publicKeyPem = pem(env.API_PUBLIC_KEY_PEM);
   if (publicKeyPem && !privateKeyPem) throw new Error('API_PUBLIC_KEY_PEM is set without API_PRIVATE_KEY_PEM');
   const trustProxy = value('API_TRUST_PROXY');
+  const firebaseProjectId = value('FIREBASE_PROJECT_ID');
+  if (firebaseProjectId !== undefined && !FIREBASE_PROJECT_ID.test(firebaseProjectId)) {
+    throw new Error(`FIREBASE_PROJECT_ID must be a Firebase project id like my-app-1234 (got "${firebaseProjectId}")`);
+  }
+  const firebaseAuthEmulatorHost = value('FIREBASE_AUTH_EMULATOR_HOST');
+  const allowEmulator = value('ALLOW_FIREBASE_AUTH_EMULATOR');
+  if (firebaseAuthEmulatorHost !== undefined && allowEmulator !== '1' && allowEmulator !== 'true') {
+    throw new Error(
+      'FIREBASE_AUTH_EMULATOR_HOST is set: firebase-admin would accept unsigned Auth emulator tokens, letting anyone ' +
+        'sign in as anyone. Unset it, or for tests and development only also set ALLOW_FIREBASE_AUTH_EMULATOR=1',
+    );
+  }
   return {
     host: value('API_HOST') ?? '0.0.0.0',
     port: parseInteger('API_PORT', value('API_PORT') ?? '3001', 0, 65_535),
@@ -76,5 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     authAttemptsPerMinute: parseInteger('AUTH_RATE_LIMIT', value('AUTH_RATE_LIMIT') ?? '10', 1, 1_000_000),
     ...(trustProxy !== undefined && { trustProxy: parseTrustProxy(trustProxy) }),
     logLevel: value('LOG_LEVEL') ?? 'info',
+    ...(firebaseProjectId && { firebaseProjectId }),
+    ...(firebaseAuthEmulatorHost && { firebaseAuthEmulatorHost }),
   };
 }

@@ -3,7 +3,21 @@ export { loadConfig, type ApiConfig } from './config';
 export { buildApiDeps, startApi, type RunningApi } from './server';
 export { loadSigningKeys, signToken, verifyToken, type SignedToken, type SigningKeys } from './keys';
 export { openVoicePolicy, VoiceGrantIssuer, type VoicePolicy } from './grants';
-export { LocalIdentityProvider, type AuthenticatedUser, type IdentityProvider, type SessionIssuer } from './identity';
+export {
+  buildIdentity,
+  CompositeIdentityProvider,
+  FirebaseIdentityProvider,
+  LocalIdentityProvider,
+  type AuthenticatedUser,
+  type FirebaseProfile,
+  type FirebaseUserDirectory,
+  type Identity,
+  type IdentityProvider,
+  type IssuerIdentityProvider,
+  type SessionIssuer,
+} from './identity';
 export { InMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit';
 export { FileUserStore, UsernameTakenError, type NewUser, type StoredUser, type UserStore } from './users';
+export { PgUserStore } from './users-pg';
 export { HttpError } from './http-errors';
+export { InProcessRealtimePublisher, RedisRealtimePublisher, type Audience, type RealtimePublisher, type RedisRealtimePublisherOptions } from './realtime';

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import { createApiApp, type ApiDeps } from './app';
 import type { ApiConfig } from './config';
 import { VoiceGrantIssuer } from './grants';
-import { LocalIdentityProvider } from './identity';
+import { buildIdentity } from './identity';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { InMemoryRateLimiter } from './rate-limit';
 import { FileUserStore } from './users';
@@ -15,11 +15,12 @@ const CLOSE_GRACE_MS = 5_000;
 /** The embedded defaults: file-backed users, in-process rate limits, our own sessions. */
 export async function buildApiDeps(config: ApiConfig, logger: Logger): Promise<ApiDeps & { keys: SigningKeys }> {
   const keys = await loadSigningKeys(config);
-  const identity = new LocalIdentityProvider(keys, config.sessionTtlSeconds);
+  const users = await FileUserStore.open(config.dataDir);
+  const { sessions, identity } = buildIdentity(config, keys, users, logger);
   return {
     keys,
-    users: await FileUserStore.open(config.dataDir),
-    sessions: identity,
+    users,
+    sessions,
     identity,
     grants: new VoiceGrantIssuer(keys, config.grantTtlSeconds),
     jwks: keys.jwks,

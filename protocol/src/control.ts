@@ -10,29 +10,35 @@ import type { RoomRequestName, VoiceEvent, VoiceEventName } from './voice';
  * answers with the same response schema. Every call has a timeout on the signaling side.
  */
 
-const PeerRef = z.object({ roomId: RoomId, peerId: EntityId }).strict();
+/**
+ * A client session: signaling's id for the client's socket, unique across the cluster. A peer is
+ * held by one session at a time, the one that joined last; requests naming an older session do
+ * not act on the peer (disconnect and leave do nothing, room requests are NOT_IN_ROOM).
+ */
+const SessionId = z.string().min(1).max(64);
+
+/** A peer as one client session refers to it. */
+const PeerSession = z.object({ roomId: RoomId, peerId: EntityId, sessionId: SessionId }).strict();
 
 export const controlRequests = {
+  /** A join by another session while the peer is connected displaces the session holding it. */
   'peer.join': {
-    request: z.object({ roomId: RoomId, peerId: EntityId, displayName: z.string().min(1).max(64), permissions: VoicePermissions }).strict(),
+    request: PeerSession.extend({ displayName: z.string().min(1).max(64), permissions: VoicePermissions }).strict(),
     response: JoinResponse,
   },
   /** Socket dropped: close the peer's transports now, keep its place for the grace period. */
-  'peer.disconnect': { request: PeerRef, response: z.object({}) },
-  'peer.leave': { request: PeerRef, response: z.object({}) },
+  'peer.disconnect': { request: PeerSession, response: z.object({}) },
+  'peer.leave': { request: PeerSession, response: z.object({}) },
+  /** A server-side policy change, whichever session holds the peer. */
   'peer.setPermissions': {
     request: z.object({ roomId: RoomId, peerId: EntityId, permissions: VoicePermissions }).strict(),
     response: z.object({ closedProducerIds: z.array(EntityId) }),
   },
   'peer.request': {
-    request: z
-      .object({
-        roomId: RoomId,
-        peerId: EntityId,
-        name: z.enum(Object.keys(roomRequests) as [RoomRequestName, ...RoomRequestName[]]),
-        data: z.unknown(),
-      })
-      .strict(),
+    request: PeerSession.extend({
+      name: z.enum(Object.keys(roomRequests) as [RoomRequestName, ...RoomRequestName[]]),
+      data: z.unknown(),
+    }).strict(),
     response: z.unknown(),
   },
 } as const;
@@ -41,11 +47,16 @@ export type ControlRequestName = keyof typeof controlRequests;
 export type ControlRequest<N extends ControlRequestName> = z.infer<(typeof controlRequests)[N]['request']>;
 export type ControlResponse<N extends ControlRequestName> = z.infer<(typeof controlRequests)[N]['response']>;
 
-/** An event for clients of a room: to the listed peers, or every peer of the room but `except`. */
+/**
+ * An event for clients of a room: to the listed peers, or every peer of the room but `except`; or,
+ * with `toSession`, to that one client session alone, whether or not it still holds its peer (how a
+ * displaced session hears that it was).
+ */
 export interface RoomEventEnvelope<E extends VoiceEventName = VoiceEventName> {
   roomId: string;
   to?: string[];
   except?: string;
+  toSession?: string;
   event: E;
   data: VoiceEvent<E>;
 }
@@ -53,6 +64,7 @@ export const RoomEventEnvelopeSchema = z.object({
   roomId: RoomId,
   to: z.array(EntityId).optional(),
   except: EntityId.optional(),
+  toSession: SessionId.optional(),
   event: z.enum(Object.keys(voiceEvents) as [VoiceEventName, ...VoiceEventName[]]),
   data: z.unknown(),
 });

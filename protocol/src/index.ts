@@ -4,4 +4,7 @@ export * from './voice';
 export * from './control';
 export * from './auth';
 export * from './registry';
+export * from './realtime';
 export * from './permissions';
+export * from './messages';
+export * from './servers';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Result } from './errors';
 import { DtlsParameters, EntityId, IceCandidate, IceParameters, MediaKind, RtpCapabilities, RtpParameters } from './mediasoup';
+import type { RealtimeClientToServerEvents, RealtimeServerToClientEvents } from './realtime';
 
 /**
  * The voice protocol between web client and signaling. Every request is a socket.io event with an
@@ -117,6 +118,9 @@ export const NewConsumer = z.object({
 });
 export type NewConsumer = z.infer<typeof NewConsumer>;
 
+/** `voice:roomClosed` reason when the same user joined the room from another tab or device: final, no rejoin. */
+export const DISPLACED_REASON = 'joined from another session';
+
 /** Server → client events. */
 export const voiceEvents = {
   'voice:peerJoined': z.object({ peer: PeerInfo }),
@@ -149,7 +153,7 @@ export type VoiceEvent<E extends VoiceEventName> = z.infer<(typeof voiceEvents)[
 /** socket.io typings, derived from the schemas above: no event name is typed by hand elsewhere. */
 export type ClientToServerEvents = {
   [N in VoiceRequestName]: (request: VoiceRequest<N>, ack: (result: Result<VoiceResponse<N>>) => void) => void;
-};
+} & RealtimeClientToServerEvents;
 export type ServerToClientEvents = {
   [E in VoiceEventName]: (data: VoiceEvent<E>) => void;
-};
+} & RealtimeServerToClientEvents;

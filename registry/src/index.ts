@@ -1,3 +1,6 @@
 export type { RoomRegistry } from './registry';
 export { InProcessRegistry } from './in-process';
 export { RedisRegistry, type RedisRegistryOptions } from './redis';
+export { aggregateStatus, isTransition, type PresenceChange, type PresenceStore } from './presence';
+export { InProcessPresenceStore } from './presence-in-process';
+export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence-redis';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { JoinResponse } from '@concord/protocol';
 import { ControlServer, type ControlHandlers } from './control-server';
-import { ControlClient, TEST_SECRET } from './test-support';
+import { ControlClient, eventually, TEST_SECRET } from './test-support';
 
 const joinResponse: JoinResponse = {
   roomId: 'r',
@@ -11,11 +11,14 @@ const joinResponse: JoinResponse = {
   permissions: { speak: true, video: false, screen: false },
 };
 
-/** Handlers that record what reached them; the server alone is under test here. */
+/** Handlers that record what reached them, and over which connection; the server alone is under test here. */
 const received: unknown[] = [];
+const connectionIds: string[] = [];
+const lostConnectionIds: string[] = [];
 const handlers: ControlHandlers = {
-  'peer.join': async (request) => {
+  'peer.join': async (request, connection) => {
     received.push(request);
+    connectionIds.push(connection.id);
     return joinResponse;
   },
   'peer.disconnect': async () => ({}),
@@ -30,7 +33,14 @@ let server: ControlServer;
 let control: ControlClient;
 
 beforeAll(async () => {
-  server = await ControlServer.listen({ host: '127.0.0.1', port: 0, secret: TEST_SECRET, handlers, logger: pino({ level: 'silent' }) });
+  server = await ControlServer.listen({
+    host: '127.0.0.1',
+    port: 0,
+    secret: TEST_SECRET,
+    handlers,
+    onConnectionLost: (connectionId) => lostConnectionIds.push(connectionId),
+    logger: pino({ level: 'silent' }),
+  });
   control = await ControlClient.connect(`http://127.0.0.1:${server.port}`);
 });
 
@@ -39,7 +49,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const join = { roomId: 'r', peerId: 'p', displayName: 'P', permissions: joinResponse.permissions };
+const join = { roomId: 'r', peerId: 'p', sessionId: 's', displayName: 'P', permissions: joinResponse.permissions };
 
 test('a valid request reaches its handler and is acked with its result', async () => {
   expect(await control.request('peer.join', join)).toEqual({ ok: true, data: joinResponse });
@@ -54,7 +64,7 @@ test('an invalid request never reaches its handler', async () => {
 });
 
 test('an unexpected exception becomes INTERNAL without its message', async () => {
-  expect(await control.send('peer.leave', { roomId: 'r', peerId: 'p' })).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+  expect(await control.send('peer.leave', { roomId: 'r', peerId: 'p', sessionId: 's' })).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
 });
 
 test('room events reach every connected signaling server', async () => {
@@ -63,6 +73,17 @@ test('room events reach every connected signaling server', async () => {
   await control.waitFor('r', 'p', 'voice:peerLeft');
   await other.waitFor('r', 'p', 'voice:peerLeft');
   other.close();
+});
+
+test('a request names its connection, and a dropped connection is reported by that name', async () => {
+  const client = await ControlClient.connect(`http://127.0.0.1:${server.port}`);
+  const connectionId = client.socket.id!;
+  await client.ok('peer.join', join);
+  expect(connectionIds.at(-1)).toBe(connectionId);
+  expect(lostConnectionIds).not.toContain(connectionId);
+  client.close();
+  await eventually(() => lostConnectionIds.includes(connectionId));
+  expect(lostConnectionIds).not.toContain(control.socket.id);
 });
 
 test('a wrong or missing secret is refused', async () => {

@@ -19,9 +19,16 @@ import {
 } from '@concord/protocol';
 import { parseRequest } from './input';
 
+/** The signaling connection a request came over: the only way back to the client it speaks for. */
+export interface ControlConnection {
+  readonly id: string;
+  /** False from the moment it dropped. */
+  readonly connected: boolean;
+}
+
 /** What answers each control request; the server has validated the request by then. */
 export type ControlHandlers = {
-  [N in ControlRequestName]: (request: ControlRequest<N>) => Promise<ControlResponse<N>>;
+  [N in ControlRequestName]: (request: ControlRequest<N>, connection: ControlConnection) => Promise<ControlResponse<N>>;
 };
 
 export interface ControlServerOptions {
@@ -30,6 +37,8 @@ export interface ControlServerOptions {
   port: number;
   secret: string;
   handlers: ControlHandlers;
+  /** A signaling connection dropped, for whatever reason; `connectionId` is the id its requests came with. */
+  onConnectionLost: (connectionId: string) => void;
   logger: Logger;
 }
 
@@ -120,19 +129,22 @@ export class ControlServer {
   #accept(socket: ControlSocket): void {
     const logger = this.#options.logger.child({ signalingId: socket.data.signalingId });
     logger.info('signaling connected');
-    socket.on('disconnect', (reason) => logger.info({ reason }, 'signaling disconnected'));
+    socket.on('disconnect', (reason) => {
+      logger.info({ reason }, 'signaling disconnected');
+      this.#options.onConnectionLost(socket.id);
+    });
     for (const name of CONTROL_REQUEST_NAMES) {
       // Read the arguments loosely: a sender may omit the payload, the ack, or add extras.
-      const listener = (...args: unknown[]): void => void this.#answer(name, args, logger);
+      const listener = (...args: unknown[]): void => void this.#answer(name, args, socket, logger);
       socket.on(name, listener);
     }
   }
 
-  async #answer(name: ControlRequestName, args: unknown[], logger: Logger): Promise<void> {
+  async #answer(name: ControlRequestName, args: unknown[], connection: ControlConnection, logger: Logger): Promise<void> {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: Result<unknown>) => void) : undefined;
     let result: Result<unknown>;
     try {
-      result = ok(await this.#handle(name, args[0]));
+      result = ok(await this.#handle(name, args[0], connection));
     } catch (error) {
       if (!(error instanceof ProtocolError)) logger.error({ err: error, request: name }, 'control request failed');
       result = fail(error);
@@ -140,11 +152,11 @@ export class ControlServer {
     ack?.(result);
   }
 
-  #handle<N extends ControlRequestName>(name: N, payload: unknown): Promise<ControlResponse<N>> {
+  #handle<N extends ControlRequestName>(name: N, payload: unknown, connection: ControlConnection): Promise<ControlResponse<N>> {
     // Parsed with the schema of `name`, so it is that request; TypeScript cannot correlate the two.
-    const request = parseRequest(controlRequests[name].request, payload) as ControlRequest<N>;
-    const handler: (request: ControlRequest<N>) => Promise<ControlResponse<N>> = this.#options.handlers[name];
-    return handler(request);
+    const request = parseRequest<unknown>(controlRequests[name].request, payload) as ControlRequest<N>;
+    const handler: ControlHandlers[N] = this.#options.handlers[name];
+    return handler(request, connection);
   }
 }
 

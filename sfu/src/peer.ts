@@ -34,8 +34,15 @@ interface Receiver {
   producerIds: Set<string>;
 }
 
+/** The client session holding a peer, and the signaling connection that session is reached through. */
+export interface PeerSession {
+  id: string;
+  connectionId: string;
+}
+
 export interface PeerOptions {
   id: string;
+  session: PeerSession;
   displayName: string;
   permissions: VoicePermissions;
   router: types.Router<RouterAppData>;
@@ -58,6 +65,7 @@ export type PeerEvents = {
  */
 export class Peer extends EventEmitter<PeerEvents> {
   readonly id: string;
+  #session: PeerSession;
   #displayName: string;
   #permissions: VoicePermissions;
   readonly #options: PeerOptions;
@@ -75,8 +83,13 @@ export class Peer extends EventEmitter<PeerEvents> {
     super();
     this.#options = options;
     this.id = options.id;
+    this.#session = options.session;
     this.#displayName = options.displayName;
     this.#permissions = options.permissions;
+  }
+
+  get session(): PeerSession {
+    return this.#session;
   }
 
   get permissions(): VoicePermissions {
@@ -98,6 +111,7 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   async createTransport(direction: TransportDirection): Promise<TransportOptions> {
     const { router, webRtcServer } = this.#options;
+    const sessionId = this.#session.id;
     const transport = await router.createWebRtcTransport<TransportAppData>({
       webRtcServer,
       enableUdp: true,
@@ -105,7 +119,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       preferUdp: true,
       appData: { peerId: this.id, direction },
     });
-    if (!this.#connected) {
+    if (!this.#holds(sessionId)) {
       transport.close();
       throw notInRoom();
     }
@@ -154,6 +168,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (this.#producingSources.has(source) || this.producers.some((producer) => producer.appData.source === source)) {
       throw new ProtocolError('OUT_OF_ORDER', `a ${source} producer exists already; close it first`);
     }
+    const sessionId = this.#session.id;
     this.#producingSources.add(source);
     let producer: Producer;
     try {
@@ -163,8 +178,8 @@ export class Peer extends EventEmitter<PeerEvents> {
     } finally {
       this.#producingSources.delete(source);
     }
-    // While mediasoup worked, the peer may have left, replaced the transport or lost the permission.
-    const refusal = !this.#connected
+    // While mediasoup worked, the peer may have left or changed hands, replaced the transport or lost the permission.
+    const refusal = !this.#holds(sessionId)
       ? notInRoom()
       : transport.closed
         ? new ProtocolError('NOT_FOUND', `transport ${transportId} closed meanwhile`)
@@ -256,12 +271,20 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#graceTimer = setTimeout(() => this.emit('gracelapse'), graceMs);
   }
 
-  /** Back within the grace period (or a repeated join): the same peer, with fresh media to set up. */
-  rejoin(displayName: string): void {
+  /**
+   * A join as this peer while it exists: back within the grace period, a repeated join of the same
+   * session (which keeps its media), or another session taking the peer over from a connected one.
+   * That session's media goes now, as with a disconnect; returns it so it can be told.
+   */
+  rejoin(session: PeerSession, displayName: string): PeerSession | undefined {
+    const displaced = this.#connected && session.id !== this.#session.id ? this.#session : undefined;
+    if (displaced) this.#closeTransports();
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    this.#session = session;
     this.#connected = true;
     this.#displayName = displayName;
+    return displaced;
   }
 
   /** Idempotent. Closes the peer's transports and with them its producers and consumers. */
@@ -272,6 +295,14 @@ export class Peer extends EventEmitter<PeerEvents> {
     clearTimeout(this.#graceTimer);
     this.#closeTransports();
     this.removeAllListeners();
+  }
+
+  /**
+   * Whether the session a request came from (the peer's when it began) still holds the peer, so a
+   * request that outlived its session cannot leave media behind for the next one.
+   */
+  #holds(sessionId: string): boolean {
+    return this.#connected && this.#session.id === sessionId;
   }
 
   #closeTransports(): void {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import {
+  DISPLACED_REASON,
   ProtocolError,
   roomRequests,
   type ControlRequest,
@@ -61,7 +62,8 @@ const ownerOf = (producer: types.Producer): string => (producer.appData as Produ
 /**
  * A voice room on one worker: its router, the speaking observers and the peers. Every way out
  * (a peer leaving or lapsing, the room emptying, the worker dying, the node closing) ends in
- * `leave()` or `close()`.
+ * `#remove()` or `close()`; every loss of a peer's client (its socket or its signaling connection
+ * dropping, another session taking it over) closes the peer's media through the Peer.
  */
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
@@ -115,16 +117,27 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#logger.info('room opened');
   }
 
-  /** Idempotent per peer id: a repeated join (a reconnect within the grace period) keeps the identity. */
-  join({ peerId, displayName, permissions }: ControlRequest<'peer.join'>): JoinResponse {
+  /**
+   * Idempotent per peer id: a repeated join (a reconnect within the grace period, another tab)
+   * keeps the identity, and the joining session holds the peer from now on (see Peer.rejoin).
+   * `connectionId` is the signaling connection that session is reached through.
+   */
+  join({ peerId, sessionId, displayName, permissions }: ControlRequest<'peer.join'>, connectionId: string): JoinResponse {
     if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+    const session = { id: sessionId, connectionId };
     let peer = this.#peers.get(peerId);
     if (peer) {
-      peer.rejoin(displayName);
+      const displaced = peer.rejoin(session, displayName);
+      // The displaced client no longer holds the peer, so only its session can address it.
+      if (displaced) {
+        const data = { roomId: this.id, reason: DISPLACED_REASON };
+        this.#deliver({ roomId: this.id, toSession: displaced.id, event: 'voice:roomClosed', data });
+      }
       peer.setPermissions(permissions);
     } else {
       peer = new Peer({
         id: peerId,
+        session,
         displayName,
         permissions,
         router: this.#router,
@@ -133,7 +146,7 @@ export class Room extends EventEmitter<RoomEvents> {
         logger: this.#logger.child({ peerId }),
       });
       this.#peers.set(peerId, peer);
-      peer.once('gracelapse', () => this.leave(peerId));
+      peer.once('gracelapse', () => this.#remove(peerId));
       if (this.#peers.size > 1) this.#toRoom('voice:peerJoined', { peer: peer.info() }, peerId);
     }
     return {
@@ -145,34 +158,32 @@ export class Room extends EventEmitter<RoomEvents> {
     };
   }
 
-  /** The peer's socket dropped: its media goes now, its place after the grace period. */
-  disconnect(peerId: string): void {
-    this.#peers.get(peerId)?.disconnect(this.#peerGraceMs);
+  /** The session's socket dropped: the peer's media goes now, its place after the grace period. */
+  disconnect(peerId: string, sessionId: string): void {
+    this.#heldBy(peerId, sessionId)?.disconnect(this.#peerGraceMs);
   }
 
-  leave(peerId: string): void {
-    const peer = this.#peers.get(peerId);
-    if (!peer) return;
-    this.#peers.delete(peerId);
-    peer.close();
-    if (this.#peers.size === 0) {
-      this.close('empty');
-      return;
-    }
-    this.#toRoom('voice:peerLeft', { peerId });
-    if (this.#dominantSpeakerId === peerId) {
-      this.#dominantSpeakerId = null;
-      this.#toRoom('voice:activeSpeaker', { peerId: null });
-    }
+  /**
+   * A signaling connection dropped (its process died or the network cut it): the clients it carried
+   * cannot reach their peers, so each of those peers is disconnected as if its socket had dropped.
+   */
+  connectionLost(connectionId: string): void {
+    for (const peer of this.#peers.values()) if (peer.session.connectionId === connectionId) peer.disconnect(this.#peerGraceMs);
+  }
+
+  /** The session leaves for good; it takes the peer along only if it still holds it. */
+  leave(peerId: string, sessionId: string): void {
+    if (this.#heldBy(peerId, sessionId)) this.#remove(peerId);
   }
 
   setPermissions(peerId: string, permissions: VoicePermissions): { closedProducerIds: string[] } {
     return { closedProducerIds: this.#member(peerId).setPermissions(permissions) };
   }
 
-  /** A room request of a connected peer, validated against its protocol schema. */
-  async request<N extends RoomRequestName>(peerId: string, name: N, payload: unknown): Promise<VoiceResponse<N>> {
+  /** A room request of a connected peer from the session holding it, validated against its protocol schema. */
+  async request<N extends RoomRequestName>(peerId: string, sessionId: string, name: N, payload: unknown): Promise<VoiceResponse<N>> {
     const peer = this.#member(peerId);
+    if (peer.session.id !== sessionId) throw new ProtocolError('NOT_IN_ROOM', 'replaced by another session');
     if (!peer.connected) throw new ProtocolError('NOT_IN_ROOM', 'the peer is disconnected; join again');
     // Parsed with the schema of `name`, so it is that request; TypeScript cannot correlate the two.
     const request = parseRequest<unknown>(roomRequests[name].request, payload) as VoiceRequest<N>;
@@ -248,6 +259,28 @@ export class Room extends EventEmitter<RoomEvents> {
 
   #producersBesides(peer: Peer): Producer[] {
     return [...this.#peers.values()].filter((other) => other !== peer).flatMap((other) => other.producers);
+  }
+
+  /** The peer, if `sessionId` holds it: a session that was replaced speaks for the peer no more. */
+  #heldBy(peerId: string, sessionId: string): Peer | undefined {
+    const peer = this.#peers.get(peerId);
+    return peer?.session.id === sessionId ? peer : undefined;
+  }
+
+  #remove(peerId: string): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    this.#peers.delete(peerId);
+    peer.close();
+    if (this.#peers.size === 0) {
+      this.close('empty');
+      return;
+    }
+    this.#toRoom('voice:peerLeft', { peerId });
+    if (this.#dominantSpeakerId === peerId) {
+      this.#dominantSpeakerId = null;
+      this.#toRoom('voice:activeSpeaker', { peerId: null });
+    }
   }
 
   #member(peerId: string): Peer {

@@ -6,6 +6,7 @@ import {
   eventually,
   FINGERPRINT,
   opusRtpParameters,
+  sessionOf,
   sleep,
   startTestNode,
   vp8RtpParameters,
@@ -30,20 +31,16 @@ afterAll(async () => {
   await registry?.close();
 });
 
-const join = (roomId: string, peerId: string, permissions: VoicePermissions = SPEAKER): Promise<JoinResponse> =>
-  control.ok('peer.join', { roomId, peerId, displayName: peerId.toUpperCase(), permissions });
+const join = (roomId: string, peerId: string, permissions: VoicePermissions = SPEAKER, sessionId = sessionOf(peerId)): Promise<JoinResponse> =>
+  control.ok('peer.join', { roomId, peerId, sessionId, displayName: peerId.toUpperCase(), permissions });
 
-const createTransport = (roomId: string, peerId: string, direction: 'send' | 'recv') =>
-  control.room<TransportOptions>(roomId, peerId, 'voice:createTransport', { direction });
+const createTransport = (roomId: string, peerId: string, direction: 'send' | 'recv', sessionId = sessionOf(peerId)) =>
+  control.room<TransportOptions>(roomId, peerId, 'voice:createTransport', { direction }, sessionId);
 
-async function produceMic(roomId: string, peerId: string): Promise<{ transportId: string; producerId: string }> {
-  const { transportId } = await createTransport(roomId, peerId, 'send');
-  const { producerId } = await control.room<{ producerId: string }>(roomId, peerId, 'voice:produce', {
-    transportId,
-    kind: 'audio',
-    source: 'mic',
-    rtpParameters: opusRtpParameters(++ssrcs),
-  });
+async function produceMic(roomId: string, peerId: string, sessionId = sessionOf(peerId)): Promise<{ transportId: string; producerId: string }> {
+  const { transportId } = await createTransport(roomId, peerId, 'send', sessionId);
+  const produce = { transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(++ssrcs) };
+  const { producerId } = await control.room<{ producerId: string }>(roomId, peerId, 'voice:produce', produce, sessionId);
   return { transportId, producerId };
 }
 
@@ -101,10 +98,7 @@ test("a peer's audio reaches the other peer as a paused consumer it can resume",
   expect(workerPorts).toContain(transport.iceCandidates[0]?.port);
   expect(transport.iceCandidates.every((candidate) => candidate.address === '127.0.0.1')).toBe(true);
   // That second recv transport replaced the first, and with it b's consumer.
-  await expect(control.send('peer.request', { roomId, peerId: 'b', name: 'voice:pauseConsumer', data: { consumerId: consumer.consumerId } })).resolves.toMatchObject({
-    ok: false,
-    error: { code: 'NOT_FOUND' },
-  });
+  expect(await control.roomError(roomId, 'b', 'voice:pauseConsumer', { consumerId: consumer.consumerId })).toBe('NOT_FOUND');
 
   // Late joiners see the producer in the join response.
   const late = await join(roomId, 'c');
@@ -154,7 +148,7 @@ describe('refusals', () => {
     bConsumer = consumer.consumerId;
   });
 
-  const request = (peerId: string, name: string, data: unknown) => control.errorCode('peer.request', { roomId, peerId, name, data });
+  const request = (peerId: string, name: string, data: unknown) => control.roomError(roomId, peerId, name, data);
 
   test('video without the video permission is FORBIDDEN', async () => {
     const data = { transportId: aSend, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters(++ssrcs) };
@@ -190,18 +184,16 @@ describe('refusals', () => {
 
   test('requests before join are NOT_IN_ROOM', async () => {
     expect(await request('stranger', 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
-    expect(await control.errorCode('peer.request', { roomId: 'no-room', peerId: 'a', name: 'voice:createTransport', data: { direction: 'send' } })).toBe(
-      'NOT_IN_ROOM',
-    );
+    expect(await control.roomError('no-room', 'a', 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
     expect(await control.errorCode('peer.setPermissions', { roomId, peerId: 'stranger', permissions: SPEAKER })).toBe('NOT_IN_ROOM');
   });
 
   test('malformed payloads are BAD_REQUEST, naming the field', async () => {
-    const result = await control.send('peer.request', { roomId, peerId: 'a', name: 'voice:createTransport', data: { direction: 'sideways' } });
+    const result = await control.send('peer.request', { roomId, peerId: 'a', sessionId: sessionOf('a'), name: 'voice:createTransport', data: { direction: 'sideways' } });
     expect(result).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringContaining('direction') } });
     expect(await control.errorCode('peer.join', { roomId, peerId: 'x' })).toBe('BAD_REQUEST');
     expect(await control.errorCode('peer.join', 'not an object')).toBe('BAD_REQUEST');
-    expect(await control.errorCode('peer.request', { roomId, peerId: 'a', name: 'voice:selfDestruct', data: {} })).toBe('BAD_REQUEST');
+    expect(await request('a', 'voice:selfDestruct', {})).toBe('BAD_REQUEST');
     expect(await request('a', 'voice:produce', { transportId: aSend, kind: 'audio', source: 'mic', rtpParameters: { codecs: [] } })).toBe('BAD_REQUEST');
   });
 
@@ -223,7 +215,8 @@ describe('refusals', () => {
   });
 
   test('a request without an ack is carried out and harms nothing', async () => {
-    (control.socket.emit as (name: string, payload: unknown) => void)('peer.join', { roomId, peerId: 'silent', displayName: 'S', permissions: SPEAKER });
+    const silent = { roomId, peerId: 'silent', sessionId: sessionOf('silent'), displayName: 'S', permissions: SPEAKER };
+    (control.socket.emit as (name: string, payload: unknown) => void)('peer.join', silent);
     await control.waitFor(roomId, 'a', 'voice:peerJoined', (e) => e.peer.peerId === 'silent');
     (control.socket.emit as (name: string) => void)('peer.leave');
     expect((await join(roomId, 'silent')).peerId).toBe('silent');
@@ -239,18 +232,16 @@ test('revoking speak closes the audio producer and its consumers', async () => {
   expect((await control.waitFor(roomId, 'a', 'voice:permissionsChanged')).permissions.speak).toBe(false);
   await control.waitFor(roomId, 'b', 'voice:consumerClosed', (e) => e.consumerId === consumer.consumerId);
   const data = { transportId: a.transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(++ssrcs) };
-  expect(await control.errorCode('peer.request', { roomId, peerId: 'a', name: 'voice:produce', data })).toBe('FORBIDDEN');
+  expect(await control.roomError(roomId, 'a', 'voice:produce', data)).toBe('FORBIDDEN');
 });
 
 test('a disconnected peer keeps its identity within the grace period and leaves after it', async () => {
   const roomId = 'grace-room';
   const { a } = await roomWithAudio(roomId);
-  await control.ok('peer.disconnect', { roomId, peerId: 'a' });
+  await control.ok('peer.disconnect', { roomId, peerId: 'a', sessionId: sessionOf('a') });
   // Its media is gone at once.
   await control.waitFor(roomId, 'b', 'voice:consumerClosed', (e) => e.producerId === a.producerId);
-  expect(await control.errorCode('peer.request', { roomId, peerId: 'a', name: 'voice:createTransport', data: { direction: 'send' } })).toBe(
-    'NOT_IN_ROOM',
-  );
+  expect(await control.roomError(roomId, 'a', 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
 
   const rejoined = await join(roomId, 'a');
   expect(rejoined.peers.map((peer) => peer.peerId)).toEqual(['b']);
@@ -259,8 +250,92 @@ test('a disconnected peer keeps its identity within the grace period and leaves 
   expect(control.eventsFor(roomId, 'b', 'voice:peerJoined')).toEqual([]);
   expect(control.eventsFor(roomId, 'b', 'voice:peerLeft')).toEqual([]);
 
-  await control.ok('peer.disconnect', { roomId, peerId: 'a' });
+  await control.ok('peer.disconnect', { roomId, peerId: 'a', sessionId: sessionOf('a') });
   expect(await control.waitFor(roomId, 'b', 'voice:peerLeft', undefined, GRACE_MS + 2_000)).toEqual({ peerId: 'a' });
+});
+
+describe('sessions', () => {
+  test("a join from another session takes the peer over: the old session's media goes at once and it alone is told", async () => {
+    const roomId = 'takeover-room';
+    const { a, consumer } = await roomWithAudio(roomId);
+    // A repeated join of the same session keeps its media.
+    await join(roomId, 'a');
+    await control.room(roomId, 'a', 'voice:pauseProducer', { producerId: a.producerId });
+
+    const rejoined = await join(roomId, 'a', SPEAKER, 'a-new-tab');
+    expect(rejoined.peers.map((peer) => peer.peerId)).toEqual(['b']);
+    // b hears the old session's mic go now, not once the new session sets up media of its own.
+    await control.waitFor(roomId, 'b', 'voice:consumerClosed', (e) => e.consumerId === consumer.consumerId);
+    expect(await control.waitFor(roomId, { session: sessionOf('a') }, 'voice:roomClosed')).toEqual({ roomId, reason: 'joined from another session' });
+    // Addressed to that session alone: not to the peer, which the new session holds, nor to the room.
+    const closings = control.received.filter((envelope) => envelope.roomId === roomId && envelope.event === 'voice:roomClosed');
+    expect(closings).toEqual([expect.objectContaining({ toSession: sessionOf('a') })]);
+    expect(closings[0]).not.toHaveProperty('to');
+    expect(closings[0]).not.toHaveProperty('except');
+
+    // The new session carries on, and b sees no one leave or arrive.
+    const again = await produceMic(roomId, 'a', 'a-new-tab');
+    await control.waitFor(roomId, 'b', 'voice:newConsumer', (c) => c.producerId === again.producerId);
+    expect(control.eventsFor(roomId, 'b', 'voice:peerJoined')).toEqual([]);
+    expect(control.eventsFor(roomId, 'b', 'voice:peerLeft')).toEqual([]);
+  });
+
+  test('a replaced session speaks for the peer no more: its requests are refused, its disconnect and leave do nothing', async () => {
+    const roomId = 'stale-room';
+    await roomWithAudio(roomId);
+    await join(roomId, 'a', SPEAKER, 'a-new-tab');
+    const staleRequest = { roomId, peerId: 'a', sessionId: sessionOf('a'), name: 'voice:createTransport', data: { direction: 'send' } };
+    expect(await control.send('peer.request', staleRequest)).toEqual({ ok: false, error: { code: 'NOT_IN_ROOM', message: 'replaced by another session' } });
+    await control.ok('peer.disconnect', { roomId, peerId: 'a', sessionId: sessionOf('a') });
+    await control.ok('peer.leave', { roomId, peerId: 'a', sessionId: sessionOf('a') });
+
+    // Past the grace period the peer is still there, and the new session's.
+    await sleep(GRACE_MS + 200);
+    expect(control.eventsFor(roomId, 'b', 'voice:peerLeft')).toEqual([]);
+    const { producerId } = await produceMic(roomId, 'a', 'a-new-tab');
+    await control.waitFor(roomId, 'b', 'voice:newConsumer', (c) => c.producerId === producerId);
+  });
+
+  test('a dropped signaling connection disconnects the peers whose sessions joined through it: media at once, place after the grace period', async () => {
+    const roomId = 'lost-connection-room';
+    const lost = await ControlClient.connect(node.controlUrl);
+    const joinThrough = (peerId: string) =>
+      lost.ok('peer.join', { roomId, peerId, sessionId: sessionOf(peerId), displayName: peerId.toUpperCase(), permissions: SPEAKER });
+    // a and c join through the connection that will drop; b through ours. A session's requests may
+    // come over any connection: it is the one it joined through that reaches its client.
+    await joinThrough('a');
+    await joinThrough('c');
+    await receive(roomId, 'b', await join(roomId, 'b'));
+    const { producerId } = await produceMic(roomId, 'a');
+    await control.waitFor(roomId, 'b', 'voice:newConsumer', (c) => c.producerId === producerId);
+    // c's user has moved on to a session reached through our connection.
+    await join(roomId, 'c', SPEAKER, 'c-elsewhere');
+
+    lost.close();
+    const droppedAt = Date.now();
+    await control.waitFor(roomId, 'b', 'voice:consumerClosed', (e) => e.producerId === producerId);
+    expect(control.eventsFor(roomId, 'b', 'voice:peerLeft')).toEqual([]);
+    expect(await control.roomError(roomId, 'a', 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
+    expect(await control.waitFor(roomId, 'b', 'voice:peerLeft', undefined, GRACE_MS + 2_000)).toEqual({ peerId: 'a' });
+    expect(Date.now() - droppedAt).toBeGreaterThanOrEqual(GRACE_MS - 50);
+    // c is untouched.
+    expect(await createTransport(roomId, 'c', 'send', 'c-elsewhere')).toMatchObject({ direction: 'send' });
+    expect(control.eventsFor(roomId, 'b', 'voice:peerLeft')).toEqual([{ peerId: 'a' }]);
+  });
+
+  test('a connection lost while its join opens the room still disconnects the peer it admitted', async () => {
+    const roomId = 'lost-while-opening-room';
+    const lost = await ControlClient.connect(node.controlUrl);
+    // Cut without a goodbye as soon as the join is out: the node learns of the loss while it is
+    // still creating the room's router. (A polite disconnect would get the join dropped unread.)
+    const request = { roomId, peerId: 'a', sessionId: sessionOf('a'), displayName: 'A', permissions: SPEAKER };
+    (lost.socket.emit as (name: string, payload: unknown) => void)('peer.join', request);
+    await new Promise<void>((resolve) => lost.socket.io.engine.once('drain', () => resolve()));
+    lost.socket.io.engine.close();
+
+    expect((await join(roomId, 'b')).peers.map((peer) => peer.peerId)).toEqual(['a']);
+    expect(await control.waitFor(roomId, 'b', 'voice:peerLeft', undefined, GRACE_MS + 2_000)).toEqual({ peerId: 'a' });
+  });
 });
 
 test('a room that empties closes and is released in the registry', async () => {
@@ -268,20 +343,21 @@ test('a room that empties closes and is released in the registry', async () => {
   expect((await registry.placeRoom(roomId)).id).toBe(node.id);
   await join(roomId, 'a');
   await join(roomId, 'b');
-  await control.ok('peer.leave', { roomId, peerId: 'a' });
+  await control.ok('peer.leave', { roomId, peerId: 'a', sessionId: sessionOf('a') });
   expect(await control.waitFor(roomId, 'b', 'voice:peerLeft')).toEqual({ peerId: 'a' });
   expect(await registry.roomNode(roomId)).not.toBeNull();
-  await control.ok('peer.leave', { roomId, peerId: 'b' });
+  await control.ok('peer.leave', { roomId, peerId: 'b', sessionId: sessionOf('b') });
   await eventually(async () => (await registry.roomNode(roomId)) === null);
   // Leaving twice is harmless.
-  await control.ok('peer.leave', { roomId, peerId: 'b' });
+  await control.ok('peer.leave', { roomId, peerId: 'b', sessionId: sessionOf('b') });
 });
 
 test('a draining node takes no new rooms but keeps serving its own', async () => {
   await join('kept-room', 'a');
   await node.drain();
   expect((await registry.liveNodes())[0]?.draining).toBe(true);
-  expect(await control.errorCode('peer.join', { roomId: 'new-room', peerId: 'a', displayName: 'A', permissions: SPEAKER })).toBe('UNAVAILABLE');
+  const newRoom = { roomId: 'new-room', peerId: 'a', sessionId: sessionOf('a'), displayName: 'A', permissions: SPEAKER };
+  expect(await control.errorCode('peer.join', newRoom)).toBe('UNAVAILABLE');
   expect((await join('kept-room', 'b')).peers.map((peer) => peer.peerId)).toEqual(['a']);
 });
 

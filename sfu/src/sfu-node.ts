@@ -73,6 +73,9 @@ export class SfuNode {
         port: this.config.controlPort,
         secret: this.config.secret,
         handlers: this.#handlers,
+        onConnectionLost: (connectionId) => {
+          for (const room of this.#rooms.values()) room.connectionLost(connectionId);
+        },
         logger: this.#logger,
       });
       // The first heartbeat may fail loudly: a node the registry cannot see is of no use.
@@ -122,17 +125,23 @@ export class SfuNode {
   }
 
   readonly #handlers: ControlHandlers = {
-    'peer.join': async (request) => (await this.#roomFor(request.roomId)).join(request),
-    'peer.disconnect': async ({ roomId, peerId }) => {
-      this.#rooms.get(roomId)?.disconnect(peerId);
+    'peer.join': async (request, connection) => {
+      const room = await this.#roomFor(request.roomId);
+      const joined = room.join(request, connection.id);
+      // Lost while the room was opening, the connection found no peer of its own to disconnect then.
+      if (!connection.connected) room.connectionLost(connection.id);
+      return joined;
+    },
+    'peer.disconnect': async ({ roomId, peerId, sessionId }) => {
+      this.#rooms.get(roomId)?.disconnect(peerId, sessionId);
       return {};
     },
-    'peer.leave': async ({ roomId, peerId }) => {
-      this.#rooms.get(roomId)?.leave(peerId);
+    'peer.leave': async ({ roomId, peerId, sessionId }) => {
+      this.#rooms.get(roomId)?.leave(peerId, sessionId);
       return {};
     },
     'peer.setPermissions': async ({ roomId, peerId, permissions }) => this.#room(roomId).setPermissions(peerId, permissions),
-    'peer.request': async ({ roomId, peerId, name, data }) => this.#room(roomId).request(peerId, name, data),
+    'peer.request': async ({ roomId, peerId, sessionId, name, data }) => this.#room(roomId).request(peerId, sessionId, name, data),
   };
 
   #room(roomId: string): Room {

@@ -79,6 +79,15 @@ export async function startTestNode(overrides: SfuConfigOverrides = {}): Promise
   return { node, registry };
 }
 
+/** The client session a test peer joins and speaks through, unless the test is about sessions. */
+export const sessionOf = (peerId: string): string => `${peerId}-session`;
+
+/**
+ * Whom a test expects an event for: a peer (events addressed to peers), or one client session
+ * (events addressed to it alone, such as the notice that another session took its peer over).
+ */
+export type Recipient = string | { session: string };
+
 /** A signaling server's view of the node: typed control requests and every room event received. */
 export class ControlClient {
   readonly socket: Socket<SfuToSignalingEvents, SignalingToSfuEvents>;
@@ -123,9 +132,15 @@ export class ControlClient {
     return result.data;
   }
 
-  /** A room request of `peerId`, answered with its data or failing the test. */
-  async room<T = unknown>(roomId: string, peerId: string, name: ControlRequest<'peer.request'>['name'], data: unknown): Promise<T> {
-    return (await this.ok('peer.request', { roomId, peerId, name, data })) as T;
+  /** A room request of `peerId` through its session, answered with its data or failing the test. */
+  async room<T = unknown>(
+    roomId: string,
+    peerId: string,
+    name: ControlRequest<'peer.request'>['name'],
+    data: unknown,
+    sessionId = sessionOf(peerId),
+  ): Promise<T> {
+    return (await this.ok('peer.request', { roomId, peerId, sessionId, name, data })) as T;
   }
 
   /** The error code of a request expected to fail. */
@@ -135,28 +150,33 @@ export class ControlClient {
     return result.error.code;
   }
 
-  /** The first received event, past or future, addressed to `peerId` in `roomId` and matching. */
+  /** The error code of a room request of `peerId` through its session expected to fail (any name and data). */
+  roomError(roomId: string, peerId: string, name: string, data: unknown, sessionId = sessionOf(peerId)): Promise<string> {
+    return this.errorCode('peer.request', { roomId, peerId, sessionId, name, data });
+  }
+
+  /** The first received event, past or future, addressed to `recipient` in `roomId` and matching. */
   async waitFor<E extends VoiceEventName>(
     roomId: string,
-    peerId: string,
+    recipient: Recipient,
     event: E,
     matches: (data: VoiceEvent<E>) => boolean = () => true,
     timeoutMs = 5_000,
   ): Promise<VoiceEvent<E>> {
     let found: VoiceEvent<E> | undefined;
     await eventually(() => {
-      found = this.eventsFor(roomId, peerId, event).find(matches);
+      found = this.eventsFor(roomId, recipient, event).find(matches);
       return found !== undefined;
     }, timeoutMs).catch(() => {
-      throw new Error(`no ${event} for ${peerId} in ${roomId} within ${timeoutMs} ms`);
+      throw new Error(`no ${event} for ${JSON.stringify(recipient)} in ${roomId} within ${timeoutMs} ms`);
     });
     return found as VoiceEvent<E>;
   }
 
-  /** Every received event of a kind that a peer of the room would be handed by signaling. */
-  eventsFor<E extends VoiceEventName>(roomId: string, peerId: string, event: E): VoiceEvent<E>[] {
+  /** Every received event of a kind that signaling would hand to the recipient in the room. */
+  eventsFor<E extends VoiceEventName>(roomId: string, recipient: Recipient, event: E): VoiceEvent<E>[] {
     return this.received
-      .filter((envelope) => envelope.roomId === roomId && envelope.event === event && addressedTo(envelope, peerId))
+      .filter((envelope) => envelope.roomId === roomId && envelope.event === event && addressedTo(envelope, recipient))
       .map((envelope) => envelope.data as VoiceEvent<E>);
   }
 
@@ -165,8 +185,11 @@ export class ControlClient {
   }
 }
 
-const addressedTo = (envelope: RoomEventEnvelope, peerId: string): boolean =>
-  envelope.to ? envelope.to.includes(peerId) : envelope.except !== peerId;
+function addressedTo(envelope: RoomEventEnvelope, recipient: Recipient): boolean {
+  if (typeof recipient !== 'string') return envelope.toSession === recipient.session;
+  if (envelope.toSession !== undefined) return false;
+  return envelope.to ? envelope.to.includes(recipient) : envelope.except !== recipient;
+}
 
 /** What a browser's opus sender would declare, by hand. */
 export const opusRtpParameters = (ssrc: number): RtpParameters => ({

@@ -1,7 +1,7 @@
 import type { InProcessRegistry } from '@concord/registry';
 import type { VoicePermissions } from '@concord/protocol';
 import type { SfuNode } from './sfu-node';
-import { ControlClient, eventually, startTestNode } from './test-support';
+import { ControlClient, eventually, sessionOf, startTestNode } from './test-support';
 
 const SPEAKER: VoicePermissions = { speak: true, video: false, screen: false };
 
@@ -20,7 +20,8 @@ afterAll(async () => {
   await registry?.close();
 });
 
-const join = (roomId: string, peerId: string) => control.ok('peer.join', { roomId, peerId, displayName: peerId, permissions: SPEAKER });
+const join = (roomId: string, peerId: string) =>
+  control.ok('peer.join', { roomId, peerId, sessionId: sessionOf(peerId), displayName: peerId, permissions: SPEAKER });
 const workerOf = (roomId: string) => node.workers().find((worker) => worker.roomIds.includes(roomId));
 
 test('a dead worker closes its rooms, is replaced, and the room can be joined again', async () => {
@@ -39,9 +40,7 @@ test('a dead worker closes its rooms, is replaced, and the room can be joined ag
   }
   expect(control.eventsFor('bystander', 'c', 'voice:roomClosed')).toEqual([]);
   await eventually(async () => (await registry.roomNode('doomed')) === null);
-  await expect(control.errorCode('peer.request', { roomId: 'doomed', peerId: 'a', name: 'voice:createTransport', data: { direction: 'send' } })).resolves.toBe(
-    'NOT_IN_ROOM',
-  );
+  expect(await control.roomError('doomed', 'a', 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
 
   // The slot gets a new worker on the same port.
   await eventually(() => {
@@ -54,7 +53,7 @@ test('a dead worker closes its rooms, is replaced, and the room can be joined ag
   // Rejoining works; the room opens afresh, and media can be set up on it.
   const rejoined = await join('doomed', 'a');
   expect(rejoined.peers).toEqual([]);
-  const transport = await control.ok('peer.request', { roomId: 'doomed', peerId: 'a', name: 'voice:createTransport', data: { direction: 'send' } });
+  const transport = await control.room('doomed', 'a', 'voice:createTransport', { direction: 'send' });
   expect(transport).toMatchObject({ direction: 'send' });
 
   // The bystander's room never noticed.

@@ -1,3 +1,5 @@
 export { Signaling, type SignalingDeps } from './server';
 export { loadSignalingConfig, type SignalingConfig } from './config';
 export { TokenVerifier } from './token-verifier';
+export { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
+export { NO_SERVER_MEMBERSHIPS, PresenceTracker, type PresenceTrackerOptions, type ServerMembershipSource } from './presence';

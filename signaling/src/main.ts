@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { RedisRegistry } from '@concord/registry';
+import { RedisPresenceStore, RedisRegistry } from '@concord/registry';
 import { loadSignalingConfig } from './config';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
@@ -12,10 +12,18 @@ async function main(): Promise<void> {
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
   if (!config.apiJwksUrl) throw new Error('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
   const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
+  const presence = new RedisPresenceStore(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const httpServer = createServer((_req, res) => {
     res.writeHead(404).end();
   });
-  const signaling = new Signaling(httpServer, { config, registry, verifier: TokenVerifier.fromUrl(config.apiJwksUrl), log });
+  const signaling = new Signaling(httpServer, {
+    config,
+    registry,
+    verifier: TokenVerifier.fromUrl(config.apiJwksUrl),
+    log,
+    // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
+    realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
+  });
   await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
   log.info({ id: config.id, port: config.port }, `signaling listening on http://${config.host}:${config.port}`);
 
@@ -23,6 +31,7 @@ async function main(): Promise<void> {
     await signaling.close();
     httpServer.close();
     await registry.close();
+    await presence.close();
     process.exit(0);
   };
   process.once('SIGINT', shutdown);

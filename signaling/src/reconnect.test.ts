@@ -97,6 +97,8 @@ describe('the same user joining from a second socket', () => {
     expect(joined.peerId).toBe('alice');
     expect(await nextEvent(alice, 'voice:roomClosed')).toEqual({ roomId: 'displace', reason: 'joined from another session' });
     expect(eventsOf(secondTab, 'voice:roomClosed')).toEqual([]);
+    // The first tab's mic goes for Bob at once, not when the second tab sets up media of its own.
+    expect(await nextEvent(bob, 'voice:consumerClosed')).toMatchObject({ producerId });
     // The first socket is out of the room (but still connected and served).
     expect(await errorCode(alice, 'voice:createTransport', { direction: 'send' })).toBe('NOT_IN_ROOM');
 
@@ -105,6 +107,8 @@ describe('the same user joining from a second socket', () => {
     await sleep(GRACE_MS + 200);
     expect(eventsOf(bob, 'voice:peerLeft')).toEqual([]);
     expect(peerIds(eventsOf(bob, 'voice:peerJoined'))).toEqual(['alice']);
+    // Told exactly once.
+    expect(eventsOf(alice, 'voice:roomClosed')).toHaveLength(1);
 
     // The second tab owns the peer: it sends, and the first tab's mic is gone for Bob.
     const again = await produceMic(secondTab);

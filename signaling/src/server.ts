@@ -4,6 +4,7 @@ import { ProtocolError } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingConfig } from './config';
+import { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
 import { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
 import type { SignalingServer } from './types';
@@ -15,12 +16,16 @@ export interface SignalingDeps {
   registry: RoomRegistry;
   verifier: TokenVerifier;
   log: Logger;
+  /** Real-time delivery and presence; embedded defaults when absent. */
+  realtime?: SignalingRealtimeDeps;
 }
 
 /** A signaling instance attached to an HTTP server: socket.io auth, voice protocol, SFU control. */
 export class Signaling {
   readonly io: SignalingServer;
   readonly sessions = new VoiceSessions();
+  /** Delivers the API's events to this instance's sockets; the in-process publisher's sink. */
+  readonly realtime: RealtimeDelivery;
   private readonly sfu: SfuConnections;
 
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
@@ -65,7 +70,10 @@ export class Signaling {
       );
     });
 
+    this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, log }, deps.realtime);
+
     this.io.on('connection', (socket) => {
+      this.realtime.bind(socket);
       log.debug({ userId: socket.data.userId, socketId: socket.id }, 'socket connected');
       bindVoiceHandlers(socket, {
         registry: deps.registry,
@@ -80,6 +88,7 @@ export class Signaling {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await this.realtime.close();
     this.sfu.close();
   }
 }

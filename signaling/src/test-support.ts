@@ -46,36 +46,51 @@ export const SPEAKER: VoicePermissions = { speak: true, video: false, screen: fa
 /** Long enough for a real SFU round trip on a busy CI box, short enough that a lost ack fails fast. */
 const ACK_TIMEOUT_MS = 5_000;
 
-export interface HarnessOptions {
-  sfu?: SfuConfigOverrides;
+/** How one signaling process of the harness is set up. */
+export interface SignalingOptions {
   signaling?: Partial<SignalingConfig>;
   /**
    * Route signaling's control connection through a TCP proxy the test can cut, as a crashed SFU
-   * host or a network partition would: nothing is said, the connection just goes.
+   * host, a crashed signaling host or a network partition would: nothing is said, the connection
+   * just goes.
    */
   proxyControl?: boolean;
 }
 
-export interface Harness {
-  readonly node: SfuNode;
-  readonly registry: InProcessRegistry;
+export interface HarnessOptions extends SignalingOptions {
+  sfu?: SfuConfigOverrides;
+}
+
+/** One signaling process of the harness, on its SFU node and registry, with clients of its own. */
+export interface SignalingProcess {
   readonly signaling: Signaling;
   readonly url: string;
-  readonly keys: SigningKeys;
   /** Present with `proxyControl`. */
   readonly proxy: TcpProxy | undefined;
-  /** A session token as the API mints it at sign-in; a negative ttl gives an expired one. */
-  sessionToken(userId: string, ttlSeconds?: number): Promise<string>;
-  /** A voice grant as the API issues it, with the given permissions. */
-  grantFor(userId: string, room: RoomId, perms?: VoicePermissions, options?: { ttlSeconds?: number; keys?: SigningKeys }): Promise<string>;
   /** A connected, authenticated client of `userId`. */
   connectClient(userId: string): Promise<ClientSocket>;
   /** The connect_error message of a handshake with this `auth`; fails if the connection is accepted. */
   connectRefusal(auth: Record<string, unknown>): Promise<string>;
   /** Connects and joins `room` with a fresh grant; answers the join response. */
   joinedClient(userId: string, room: RoomId, perms?: VoicePermissions): Promise<{ socket: ClientSocket; joined: VoiceResponse<'voice:join'> }>;
+}
+
+/** A real SFU node and registry with one signaling process (the harness's own members) and any added. */
+export interface Harness extends SignalingProcess {
+  readonly node: SfuNode;
+  readonly registry: InProcessRegistry;
+  readonly keys: SigningKeys;
+  /** A session token as the API mints it at sign-in; a negative ttl gives an expired one. */
+  sessionToken(userId: string, ttlSeconds?: number): Promise<string>;
+  /** A voice grant as the API issues it, with the given permissions. */
+  grantFor(userId: string, room: RoomId, perms?: VoicePermissions, options?: { ttlSeconds?: number; keys?: SigningKeys }): Promise<string>;
+  /** Another signaling process on the same node and registry, as in a cluster; closed with the harness. */
+  addSignaling(options?: SignalingOptions): Promise<SignalingProcess>;
   close(): Promise<void>;
 }
+
+type Tokens = Pick<Harness, 'sessionToken' | 'grantFor'>;
+type StartedProcess = SignalingProcess & { close(): Promise<void> };
 
 export const displayNameOf = (userId: string): string => `${userId[0]?.toUpperCase() ?? ''}${userId.slice(1)}`;
 
@@ -83,10 +98,49 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-signaling-test-'));
   const keys = await loadSigningKeys({ dataDir });
   const { node, registry } = await startTestNode({ peerGraceMs: 500, ...options.sfu });
+  const tokens: Tokens = {
+    sessionToken: async (userId, ttlSeconds = 3_600) =>
+      (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId) }, ttlSeconds)).token,
+    grantFor: async (userId, room, perms = ALL_PERMISSIONS, { ttlSeconds = 60, keys: signingKeys = keys } = {}) => {
+      const issuer = new VoiceGrantIssuer(signingKeys, ttlSeconds, async () => perms);
+      return (await issuer.issue({ userId, displayName: displayNameOf(userId) }, room)).grant;
+    },
+  };
+  const processes: StartedProcess[] = [];
+  const launch = async (signalingOptions: SignalingOptions): Promise<StartedProcess> => {
+    const id = `signaling-test-${processes.length + 1}`;
+    const started = await startSignaling(id, { node, registry, keys, tokens }, signalingOptions);
+    processes.push(started);
+    return started;
+  };
+  const first = await launch(options);
+
+  return {
+    ...first,
+    ...tokens,
+    node,
+    registry,
+    keys,
+    addSignaling: (signalingOptions = {}) => launch(signalingOptions),
+    close: async () => {
+      for (const started of processes) await started.close();
+      await node.close();
+      await registry.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Signaling on its own HTTP server on a free port, connecting to the node (through a proxy if asked). */
+async function startSignaling(
+  id: string,
+  { node, registry, keys, tokens }: { node: SfuNode; registry: RoomRegistry; keys: SigningKeys; tokens: Tokens },
+  options: SignalingOptions,
+): Promise<StartedProcess> {
   const proxy = options.proxyControl ? await TcpProxy.start(Number(new URL(node.controlUrl).port)) : undefined;
   const httpServer = createServer();
   const signaling = new Signaling(httpServer, {
-    config: loadSignalingConfig({}, { id: 'signaling-test', sfuSecret: TEST_SECRET, sfuRequestTimeoutMs: 1_000, ...options.signaling }),
+    config: loadSignalingConfig({}, { id, sfuSecret: TEST_SECRET, sfuRequestTimeoutMs: 1_000, ...options.signaling }),
     registry: proxy ? viaProxy(registry, proxy) : registry,
     verifier: TokenVerifier.fromJwks(keys.jwks),
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
@@ -103,21 +157,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     return socket;
   };
 
-  const harness: Harness = {
-    node,
-    registry,
+  const started: StartedProcess = {
     signaling,
     url,
-    keys,
     proxy,
-    sessionToken: async (userId, ttlSeconds = 3_600) =>
-      (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId) }, ttlSeconds)).token,
-    grantFor: async (userId, room, perms = ALL_PERMISSIONS, { ttlSeconds = 60, keys: signingKeys = keys } = {}) => {
-      const issuer = new VoiceGrantIssuer(signingKeys, ttlSeconds, async () => perms);
-      return (await issuer.issue({ userId, displayName: displayNameOf(userId) }, room)).grant;
-    },
     connectClient: async (userId) => {
-      const socket = open({ token: await harness.sessionToken(userId) });
+      const socket = open({ token: await tokens.sessionToken(userId) });
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
         socket.once('connect_error', reject);
@@ -132,8 +177,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       });
     },
     joinedClient: async (userId, room, perms = ALL_PERMISSIONS) => {
-      const socket = await harness.connectClient(userId);
-      const joined = await ok(socket, 'voice:join', { grant: await harness.grantFor(userId, room, perms) });
+      const socket = await started.connectClient(userId);
+      const joined = await ok(socket, 'voice:join', { grant: await tokens.grantFor(userId, room, perms) });
       return { socket, joined };
     },
     close: async () => {
@@ -141,12 +186,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await signaling.close();
       if (httpServer.listening) await new Promise((resolve) => httpServer.close(resolve));
       await proxy?.close();
-      await node.close();
-      await registry.close();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
-  return harness;
+  return started;
 }
 
 /** Signaling's view of the registry with every node's control URL pointing at the proxy. */

@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '@concord/protocol';
+import type { ClientToServerEvents, RealtimeInterServerEvents, ServerToClientEvents } from '@concord/protocol';
 
 /** What the auth middleware learns about a socket's user from its session token. */
 export interface SocketData {
@@ -7,7 +7,5 @@ export interface SocketData {
   displayName: string;
 }
 
-type NoInterServerEvents = Record<string, never>;
-
-export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
-export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
+export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, RealtimeInterServerEvents, SocketData>;
+export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, RealtimeInterServerEvents, SocketData>;

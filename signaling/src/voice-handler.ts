@@ -4,6 +4,7 @@ import {
   ProtocolError,
   roomRequests,
   voiceRequests,
+  type ControlRequest,
   type JoinResponse,
   type Result,
   type RoomRequestName,
@@ -71,7 +72,7 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
     if (!membership) return;
     // The SFU keeps the peer's place for its grace period, so a quick reconnect rejoins as the same peer.
     deps.sfu
-      .request(membership.node, 'peer.disconnect', { roomId: membership.roomId, peerId: socket.data.userId })
+      .request(membership.node, 'peer.disconnect', peerOf(socket, membership.roomId))
       .catch((error: unknown) => deps.log.warn({ err: error, roomId: membership.roomId }, 'peer.disconnect failed'));
   });
 
@@ -101,6 +102,9 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
   }
 }
 
+/** The socket's peer as the SFU knows it: the user's peer, held by this socket's session. */
+const peerOf = (socket: SignalingSocket, roomId: string): ControlRequest<'peer.leave'> => ({ roomId, peerId: socket.data.userId, sessionId: socket.id });
+
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 async function handle(name: VoiceRequestName, payload: unknown, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<unknown> {
@@ -121,24 +125,17 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   const node = await deps.registry.placeRoom(grant.room);
   // Events the SFU sends us once it has admitted us wait until the client has its answer.
   deps.sessions.hold(socket, grant.room);
-  const response = await deps.sfu.request(node, 'peer.join', {
-    roomId: grant.room,
-    peerId: socket.data.userId,
-    displayName: grant.name,
-    permissions: grant.perms,
-  });
+  // Another session holding the user's peer (another tab or device, through any signaling process)
+  // is displaced by the SFU, which tells it so ahead of this answer.
+  const response = await deps.sfu.request(node, 'peer.join', { ...peerOf(socket, grant.room), displayName: grant.name, permissions: grant.perms });
   if (socket.disconnected) {
     // The socket dropped while the SFU admitted it, so its disconnect found no room to leave: start
-    // the peer's grace period now (unless a newer socket of the user holds the peer), or it would
-    // stay in the room for good.
-    if (!deps.sessions.holder(grant.room, socket.data.userId)) {
-      await deps.sfu.request(node, 'peer.disconnect', { roomId: grant.room, peerId: socket.data.userId });
-    }
+    // the peer's grace period now, or it would stay in the room for good. (Should a newer session
+    // hold the peer by now, the SFU ignores this.)
+    await deps.sfu.request(node, 'peer.disconnect', peerOf(socket, grant.room));
     throw new ProtocolError('NOT_IN_ROOM', 'disconnected while joining');
   }
-  const displaced = deps.sessions.enter(socket, { roomId: grant.room, node });
-  // The same user joined from another tab or device: the newer session owns the peer.
-  displaced?.emit('voice:roomClosed', { roomId: grant.room, reason: 'joined from another session' });
+  deps.sessions.enter(socket, { roomId: grant.room, node });
   deps.log.info({ userId: socket.data.userId, roomId: grant.room, nodeId: node.id }, 'peer joined room');
   return response;
 }
@@ -146,7 +143,7 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
 async function leave(socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<Record<string, never>> {
   const membership = deps.sessions.exit(socket);
   if (!membership) throw new ProtocolError('NOT_IN_ROOM', 'not in a voice room');
-  await deps.sfu.request(membership.node, 'peer.leave', { roomId: membership.roomId, peerId: socket.data.userId });
+  await deps.sfu.request(membership.node, 'peer.leave', peerOf(socket, membership.roomId));
   return {};
 }
 
@@ -154,6 +151,6 @@ async function forward(name: RoomRequestName, data: unknown, socket: SignalingSo
   const membership = deps.sessions.membership(socket);
   if (!membership) throw new ProtocolError('NOT_IN_ROOM', 'join a voice room first');
   // Room and peer come from the server's own state, never from the client.
-  const response = await deps.sfu.request(membership.node, 'peer.request', { roomId: membership.roomId, peerId: socket.data.userId, name, data });
+  const response = await deps.sfu.request(membership.node, 'peer.request', { ...peerOf(socket, membership.roomId), name, data });
   return roomRequests[name].response.parse(response);
 }

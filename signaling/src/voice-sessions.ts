@@ -23,21 +23,16 @@ export class VoiceSessions {
     return this.memberships.get(socket);
   }
 
-  /** The local socket holding the user's peer in the room, if any. */
-  holder(roomId: string, userId: string): SignalingSocket | undefined {
-    return this.rooms.get(roomId)?.get(userId);
-  }
-
-  /** Records the socket as its user's peer in the room; returns a socket it displaced, if any. */
-  enter(socket: SignalingSocket, membership: VoiceMembership): SignalingSocket | undefined {
+  /**
+   * Records the socket as its user's peer in the room. A local socket that held the peer before is
+   * out already: the SFU's roomClosed for its session came ahead of this socket's join answer.
+   */
+  enter(socket: SignalingSocket, membership: VoiceMembership): void {
     this.exit(socket);
     const peers = this.rooms.get(membership.roomId) ?? new Map<string, SignalingSocket>();
     this.rooms.set(membership.roomId, peers);
-    const displaced = peers.get(socket.data.userId);
-    if (displaced && displaced !== socket) this.memberships.delete(displaced);
     peers.set(socket.data.userId, socket);
     this.memberships.set(socket, membership);
-    return displaced !== socket ? displaced : undefined;
   }
 
   /**
@@ -79,8 +74,7 @@ export class VoiceSessions {
     const recipients = new Set<SignalingSocket>();
     for (const peers of [this.rooms.get(envelope.roomId), this.joining.get(envelope.roomId)]) {
       for (const [peerId, socket] of peers ?? []) {
-        if (envelope.to && !envelope.to.includes(peerId)) continue;
-        if (envelope.except === peerId || recipients.has(socket)) continue;
+        if (recipients.has(socket) || !addressedTo(envelope, peerId, socket)) continue;
         const hold = this.held.get(socket);
         if (hold) hold.events.push([envelope.event, envelope.data]);
         // The envelope was validated against the event names; its data is the SFU's, typed by it.
@@ -99,4 +93,10 @@ export class VoiceSessions {
   count(): { rooms: number; peers: number } {
     return { rooms: this.rooms.size, peers: this.memberships.size };
   }
+}
+
+/** Whether an event of the room is for the local socket that holds, or is joining as, `peerId`. */
+function addressedTo(envelope: RoomEventEnvelope, peerId: string, socket: SignalingSocket): boolean {
+  if (envelope.toSession !== undefined) return envelope.toSession === socket.id;
+  return (!envelope.to || envelope.to.includes(peerId)) && envelope.except !== peerId;
 }

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import express from 'express';
 import pino from 'pino';
-import { buildApiDeps, createApiApp, loadConfig as loadApiConfig } from '@concord/api';
-import { InProcessRegistry } from '@concord/registry';
+import { buildApiDeps, createApiApp, InProcessRealtimePublisher, loadConfig as loadApiConfig } from '@concord/api';
+import { InProcessPresenceStore, InProcessRegistry } from '@concord/registry';
 import { loadSfuConfig, SfuNode } from '@concord/sfu';
 import { loadSignalingConfig, Signaling, TokenVerifier } from '@concord/signaling';
 import { webAssets } from './web-assets';
@@ -17,6 +17,10 @@ async function main(): Promise<void> {
   const host = process.env.HOST ?? '127.0.0.1';
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const registry = new InProcessRegistry();
+  // Real-time delivery without Redis: the API's events go straight into this process's signaling.
+  // (Both are for the API's routes too, once its deps take them.)
+  const realtime = new InProcessRealtimePublisher();
+  const presence = new InProcessPresenceStore();
 
   const sfu = new SfuNode(loadSfuConfig(process.env, { embedded: true, controlPort: 0 }), registry, { logger: log.child({ service: 'sfu' }) });
   await sfu.start();
@@ -33,7 +37,9 @@ async function main(): Promise<void> {
     registry,
     verifier: TokenVerifier.fromJwks(apiDeps.jwks),
     log: log.child({ service: 'signaling' }),
+    realtime: { presence },
   });
+  realtime.attach(signaling.realtime);
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -57,6 +63,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await signaling.close();
+    await realtime.close();
+    await presence.close();
     httpServer.close();
     await sfu.close();
     await registry.close();

@@ -1,4 +1,4 @@
-import { ProducerSource, ProtocolError, SOURCE_PERMISSION } from '@concord/protocol';
+import { DISPLACED_REASON, ProducerSource, ProtocolError, SOURCE_PERMISSION } from '@concord/protocol';
 import type { PeerInfo, VoicePermissions } from '@concord/protocol';
 import { TypedEmitter } from './emitter';
 import { RemoteParticipant } from './participant';
@@ -91,7 +91,14 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     this.signaling = new SignalingClient(options.socket);
     const { signaling } = this;
     signaling.socket.on('disconnect', () => this.connectionLost('signaling'));
-    signaling.on('voice:roomClosed', ({ roomId }) => roomId === this.roomId && this.connectionLost('room-closed'));
+    signaling.on('voice:roomClosed', ({ roomId, reason }) => {
+      if (roomId !== this.roomId) return;
+      // Rejoining would take the call back from the user's other tab, which would take it back again.
+      if (reason === DISPLACED_REASON) {
+        this.report(new ProtocolError('CONFLICT', 'You joined this call from another tab or device.'));
+        this.end();
+      } else this.connectionLost('room-closed');
+    });
     signaling.on('voice:peerJoined', ({ peer }) => this.addPeer(peer));
     signaling.on('voice:peerLeft', ({ peerId }) => this.removePeer(peerId));
     signaling.on('voice:permissionsChanged', ({ permissions }) => this.setPermissions(permissions));

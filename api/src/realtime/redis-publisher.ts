@@ -1,0 +1,89 @@
+import { Emitter } from '@socket.io/redis-emitter';
+import { Redis } from 'ioredis';
+import {
+  ProtocolError,
+  realtimeRedisKey,
+  serverRoom,
+  userRoom,
+  type RealtimeEvent,
+  type RealtimeEventName,
+  type RealtimeInterServerEvents,
+  type RealtimeServerToClientEvents,
+  type VoicePermissions,
+} from '@concord/protocol';
+import { checkedEvent, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
+
+export interface RedisRealtimePublisherOptions {
+  /** The deployment's REDIS_KEY_PREFIX; signaling's Redis adapter must use the same. Default `concord:`. */
+  keyPrefix?: string;
+}
+
+const SET_VOICE_PERMISSIONS: keyof RealtimeInterServerEvents = 'voice:setPermissions';
+
+/**
+ * The cluster path: socket.io's Redis emitter publishes on the channels signaling's Redis adapter
+ * listens to, so every signaling process delivers to its own sockets in the target rooms.
+ */
+export class RedisRealtimePublisher implements RealtimePublisher {
+  private readonly redis: Redis;
+  private readonly emitter: Emitter<RealtimeServerToClientEvents>;
+  /** The publishes of the emitter call under way (the emitter drops its client's promises). */
+  private sent: Promise<unknown>[] | undefined;
+
+  constructor(redisUrl: string, options: RedisRealtimePublisherOptions = {}) {
+    // As the room registry's client: fail within seconds instead of queueing while Redis is down.
+    this.redis = new Redis(redisUrl, { connectTimeout: 2_000, commandTimeout: 2_000, maxRetriesPerRequest: 1, disconnectTimeout: 200 });
+    this.redis.on('error', () => {});
+    const client = {
+      publish: (channel: string, message: string | Buffer) => {
+        const sent = this.redis.publish(channel, message);
+        // Observed here so that no failure goes unhandled; send() rethrows it to the caller.
+        sent.catch(() => {});
+        this.sent?.push(sent);
+        return sent;
+      },
+    };
+    this.emitter = new Emitter<RealtimeServerToClientEvents>(client, { key: realtimeRedisKey(options.keyPrefix ?? 'concord:') });
+  }
+
+  async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
+    const checked = checkedEvent(audience, event, data);
+    if (checked.userIds.length === 0) return;
+    // socket.io's typings cannot narrow the event map through the generic E; checkedEvent holds the types.
+    const rooms = this.emitter.to(checked.userIds.map(userRoom)) as unknown as { emit(event: string, data: unknown): boolean };
+    await this.send(() => rooms.emit(event, checked.data));
+  }
+
+  async addToServerRoom(userId: string, serverId: string): Promise<void> {
+    await this.send(() => this.emitter.in(userRoom(userId)).socketsJoin(serverRoom(serverId)));
+  }
+
+  async removeFromServerRoom(userId: string, serverId: string): Promise<void> {
+    await this.send(() => this.emitter.in(userRoom(userId)).socketsLeave(serverRoom(serverId)));
+  }
+
+  async setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void> {
+    const change = checkedVoicePermissions(userId, roomId, permissions);
+    await this.send(() => this.emitter.serverSideEmit(SET_VOICE_PERMISSIONS, change));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Runs one emitter call and waits for what it published; a Redis failure is UNAVAILABLE. */
+  private async send(call: () => void): Promise<void> {
+    const sent: Promise<unknown>[] = [];
+    this.sent = sent;
+    try {
+      call();
+    } finally {
+      this.sent = undefined;
+    }
+    try {
+      await Promise.all(sent);
+    } catch (error) {
+      throw new ProtocolError('UNAVAILABLE', `real-time publish: ${(error as Error).message}`);
+    }
+  }
+}
