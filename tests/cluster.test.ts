@@ -20,6 +20,7 @@ import {
   type VoiceResponse,
 } from '@concord/protocol';
 import { RedisRegistry } from '@concord/registry';
+import { createTestDatabase, type TestDatabase } from '../api/src/db/testing';
 import { eventually, freePortBase, opusRtpParameters, sleep } from '../sfu/src/test-support';
 
 /*
@@ -189,6 +190,7 @@ let signalingUrls: [string, string] = ['', ''];
 let sfuA: SfuNodeUnderTest;
 let sfuB: SfuNodeUnderTest;
 let dataDir: string | undefined;
+let database: TestDatabase | undefined;
 let registry: RedisRegistry | undefined;
 const processes: ServerProcess[] = [];
 const clients: VoiceClient[] = [];
@@ -240,6 +242,22 @@ async function postJson(route: string, body: unknown, token?: string): Promise<u
 async function signUp(username: string): Promise<User> {
   const session = SessionResponse.parse(await postJson('/api/auth/local/signup', { username, password: 'correct horse battery' }));
   return { id: session.user.id, name: username, token: session.token };
+}
+
+async function getJson(route: string, token: string): Promise<unknown> {
+  const response = await fetch(`${apiUrl}${route}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const json: unknown = await response.json();
+  if (!response.ok) throw new Error(`GET ${route} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Voice rooms are voice channels: `owner` creates a server, `guests` join it by invite, and its voice channel is the room. */
+async function voiceRoom(owner: User, guests: User[]): Promise<string> {
+  const server = (await postJson('/api/servers', { name: `${owner.name}'s server` }, owner.token)) as { id: string };
+  const invite = (await postJson(`/api/servers/${server.id}/invites`, {}, owner.token)) as { code: string };
+  for (const guest of guests) await postJson(`/api/invites/${invite.code}/accept`, {}, guest.token);
+  const channels = (await getJson(`/api/servers/${server.id}/channels`, owner.token)) as { id: string; kind: string }[];
+  return channels.find((channel) => channel.kind === 'voice')!.id;
 }
 
 /** A fresh grant from the API each time, as the web client gets one per join. */
@@ -297,6 +315,7 @@ beforeAll(
     const base = await freePortBase(7);
     const ports = { api: base, control: [base + 1, base + 2], signaling: [base + 3, base + 4], rtc: [base + 5, base + 6] } as const;
     dataDir = await mkdtemp(path.join(tmpdir(), 'concord-cluster-'));
+    database = await createTestDatabase();
     registry = new RedisRegistry(REDIS_URL, { keyPrefix: PREFIX });
     apiUrl = `http://127.0.0.1:${ports.api}`;
     signalingUrls = [`http://127.0.0.1:${ports.signaling[0]}`, `http://127.0.0.1:${ports.signaling[1]}`];
@@ -305,6 +324,9 @@ beforeAll(
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
       CONCORD_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: PREFIX,
       AUTH_RATE_LIMIT: '1000',
       LOG_LEVEL: 'info',
     });
@@ -371,6 +393,7 @@ afterAll(async () => {
     await redis.quit().catch(() => redis.disconnect());
   }
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await database?.drop();
 }, 20_000);
 
 test(
@@ -398,8 +421,8 @@ test(
 test(
   '(b) users on different signaling processes meet in one room on one node, and its events cross processes',
   reporting(async () => {
-    const roomId = 'cross-process';
     const [alice, bob] = await Promise.all([signUp('alice'), signUp('bob')]);
+    const roomId = await voiceRoom(alice, [bob]);
     const aliceClient = await connect(alice, 0);
     const bobClient = await connect(bob, 1);
 
@@ -430,8 +453,8 @@ test(
 test(
   '(b) the same user joining through the other signaling process takes the peer over; the first tab going away leaves it be',
   reporting(async () => {
-    const roomId = 'second-tab';
     const [carol, dave] = await Promise.all([signUp('carol'), signUp('dave')]);
+    const roomId = await voiceRoom(dave, [carol]);
     const daveClient = await connect(dave, 1);
     await receive(daveClient, await join(daveClient, roomId));
     const firstTab = await connect(carol, 0);
@@ -484,7 +507,7 @@ test(
     const users = await Promise.all(Array.from({ length: ROOM_COUNT * 2 }, (_, i) => signUp(`member-${i}`)));
     rooms = await Promise.all(
       Array.from({ length: ROOM_COUNT }, async (_, r) => ({
-        roomId: `room-${r}`,
+        roomId: await voiceRoom(users[2 * r]!, [users[2 * r + 1]!]),
         // One member through each signaling process.
         members: [{ client: await connect(users[2 * r]!, 0) }, { client: await connect(users[2 * r + 1]!, 1) }],
       })),

@@ -14,22 +14,26 @@ import {
   VoiceGrantResponse,
 } from '@concord/protocol';
 import { loadConfig, type ApiConfig } from './config';
+import { createTestDatabase, type TestDatabase } from './db/testing';
 import { signToken, SIGNING_KEY_FILE } from './keys';
 import { startApi, type RunningApi } from './server';
-import { USERS_FILE } from './users';
 
 const silent = pino({ level: 'silent' });
 const dataDirs: string[] = [];
 const running: RunningApi[] = [];
+/** Each data dir comes with a database of its own (users live in PostgreSQL). */
+const databases = new Map<string, TestDatabase>();
 
 async function newDataDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'concord-api-'));
   dataDirs.push(dir);
+  databases.set(dir, await createTestDatabase());
   return dir;
 }
 
 async function start(dataDir: string, env: Record<string, string> = {}): Promise<RunningApi> {
-  const config: ApiConfig = loadConfig({ CONCORD_DATA_DIR: dataDir, API_HOST: '127.0.0.1', API_PORT: '0', AUTH_RATE_LIMIT: '1000', ...env });
+  const DATABASE_URL = databases.get(dataDir)!.url;
+  const config: ApiConfig = loadConfig({ CONCORD_DATA_DIR: dataDir, DATABASE_URL, API_HOST: '127.0.0.1', API_PORT: '0', AUTH_RATE_LIMIT: '1000', ...env });
   const api = await startApi(config, silent);
   running.push(api);
   return api;
@@ -37,6 +41,7 @@ async function start(dataDir: string, env: Record<string, string> = {}): Promise
 
 afterAll(async () => {
   await Promise.all(running.map((api) => api.close()));
+  await Promise.all([...databases.values()].map((db) => db.drop()));
   await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
@@ -71,6 +76,13 @@ const signUp = (api: RunningApi, username: string, password = 'correct horse bat
 const signIn = (api: RunningApi, username: string, password: string, headers?: Record<string, string>) =>
   call(api, 'POST', '/api/auth/local/signin', { json: { username, password }, ...(headers && { headers }) });
 
+/** Voice rooms are voice channels: a new server of the user's comes with one. */
+async function voiceChannel(api: RunningApi, token: string): Promise<string> {
+  const server = (await call(api, 'POST', '/api/servers', { token, json: { name: 'voice test' } })).body as { id: string };
+  const channels = (await call(api, 'GET', `/api/servers/${server.id}/channels`, { token })).body as { id: string; kind: string }[];
+  return channels.find((channel) => channel.kind === 'voice')!.id;
+}
+
 describe('API', () => {
   let api: RunningApi;
   let dataDir: string;
@@ -102,9 +114,8 @@ describe('API', () => {
     expect(second.user).toEqual(session.user);
     expect((await call(api, 'GET', '/api/me', { token: second.token })).body).toEqual(session.user);
 
-    // The signing key and the users file are private to the API.
+    // The signing key is private to the API.
     expect((await stat(path.join(dataDir, SIGNING_KEY_FILE))).mode & 0o777).toBe(0o600);
-    expect((await stat(path.join(dataDir, USERS_FILE))).mode & 0o777).toBe(0o600);
   });
 
   test('display name defaults to the user name', async () => {
@@ -168,9 +179,10 @@ describe('API', () => {
       .sign(otherKey);
     expectError(await call(api, 'GET', '/api/me', { token: forged }), 401, 'UNAUTHENTICATED');
 
-    const grant = VoiceGrantResponse.parse((await call(api, 'POST', '/api/voice/grant', { token: session.token, json: { roomId: 'lobby' } })).body);
+    const roomId = await voiceChannel(api, session.token);
+    const grant = VoiceGrantResponse.parse((await call(api, 'POST', '/api/voice/grant', { token: session.token, json: { roomId } })).body);
     expectError(await call(api, 'GET', '/api/me', { token: grant.grant }), 401, 'UNAUTHENTICATED');
-    expectError(await call(api, 'POST', '/api/voice/grant', { token: grant.grant, json: { roomId: 'lobby' } }), 401, 'UNAUTHENTICATED');
+    expectError(await call(api, 'POST', '/api/voice/grant', { token: grant.grant, json: { roomId } }), 401, 'UNAUTHENTICATED');
 
     // The real session still works, so the rejections above are about the tokens.
     expect((await call(api, 'GET', '/api/me', { token: session.token })).status).toBe(200);
@@ -178,7 +190,8 @@ describe('API', () => {
 
   test('a voice grant verifies with the published JWKS and carries the room and permissions', async () => {
     const session = SessionResponse.parse((await signUp(api, 'heidi', 'correct horse battery', 'Heidi')).body);
-    const reply = await call(api, 'POST', '/api/voice/grant', { token: session.token, json: { roomId: 'guild-1:voice.general' } });
+    const roomId = await voiceChannel(api, session.token);
+    const reply = await call(api, 'POST', '/api/voice/grant', { token: session.token, json: { roomId } });
     expect(reply.status).toBe(200);
     const grant = VoiceGrantResponse.parse(reply.body);
     expect(grant.permissions).toEqual({ speak: true, video: true, screen: true });
@@ -196,7 +209,7 @@ describe('API', () => {
     expect(VoiceGrantClaims.parse(payload)).toEqual({
       sub: session.user.id,
       name: 'Heidi',
-      room: 'guild-1:voice.general',
+      room: roomId,
       perms: { speak: true, video: true, screen: true },
     });
     expect(payload.exp! - payload.iat!).toBe(60);
@@ -212,6 +225,8 @@ describe('API', () => {
     expect(bad.message).toMatch(/roomId/);
     expectError(await call(api, 'POST', '/api/voice/grant', { token: session.token, json: {} }), 400, 'BAD_REQUEST');
     expectError(await call(api, 'POST', '/api/voice/grant', { json: { roomId: 'lobby' } }), 401, 'UNAUTHENTICATED');
+    // Rooms are voice channels now: a free-form room name names none.
+    expectError(await call(api, 'POST', '/api/voice/grant', { token: session.token, json: { roomId: 'lobby' } }), 404, 'NOT_FOUND');
   });
 
   test('unknown routes are 404 JSON', async () => {
@@ -260,7 +275,8 @@ describe('restart', () => {
     const dataDir = await newDataDir();
     const first = await start(dataDir);
     const session = SessionResponse.parse((await signUp(first, 'judy', 'judys password', 'Judy')).body);
-    const grant = VoiceGrantResponse.parse((await call(first, 'POST', '/api/voice/grant', { token: session.token, json: { roomId: 'lobby' } })).body);
+    const roomId = await voiceChannel(first, session.token);
+    const grant = VoiceGrantResponse.parse((await call(first, 'POST', '/api/voice/grant', { token: session.token, json: { roomId } })).body);
     const firstJwks = (await call(first, 'GET', '/api/.well-known/jwks.json')).body;
     await first.close();
 

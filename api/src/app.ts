@@ -1,12 +1,22 @@
+import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
-import { LocalSignInRequest, LocalSignUpRequest, VoiceGrantRequest } from '@concord/protocol';
+import { z } from 'zod';
+import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
+import type { GuildAccess, GuildData } from './access';
+import type { Database } from './db';
 import type { VoiceGrantIssuer } from './grants';
-import { errorMiddleware, HttpError, parseBody } from './http-errors';
+import { guildRoutes, type PresenceReader } from './guild';
+import { errorMiddleware, HttpError } from './http-errors';
+import { RouteTable } from './http/route-table';
 import type { AuthenticatedUser, IdentityProvider, SessionIssuer } from './identity';
+import { registerMessageRoutes } from './messages';
+import type { ApiMetrics } from './metrics';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords';
 import type { RateLimiter } from './rate-limit';
+import type { ApiRateLimits } from './rate-limits';
+import type { RealtimePublisher } from './realtime';
 import { toPublicUser, UsernameTakenError, type UserStore } from './users';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -24,7 +34,27 @@ export interface ApiDeps {
   /** Sign-in and sign-up attempts, keyed per client IP and per user name. */
   authLimiter: RateLimiter;
   logger: Logger;
+  db: Database;
+  /** What a user may do where (the AccessService), over the cached guild data. */
+  access: GuildAccess;
+  guild: GuildData;
+  realtime: RealtimePublisher;
+  metrics: ApiMetrics;
+  /** Per-user and per-IP limits of messages, invites, joins and reactions. */
+  rateLimits: ApiRateLimits;
+  /** Presence for member lists, when signaling's presence store is reachable. */
+  presence?: PresenceReader;
+  /** METRICS_TOKEN: GET /api/metrics then needs it as a bearer token. */
+  metricsToken?: string;
+  /** What GET /api/config tells the web client: Firebase sign-in, when configured. */
+  clientConfig?: ClientConfig;
 }
+
+/** The web client's run-time configuration (web/src/config.ts reads it). */
+export const ClientConfig = z.object({
+  firebase: z.object({ apiKey: z.string(), projectId: z.string(), authDomain: z.string(), emulatorUrl: z.string().optional() }).nullable(),
+});
+export type ClientConfig = z.infer<typeof ClientConfig>;
 
 /** The API serves JSON only, so nothing it returns should be framed, sniffed, cached or run as a page. */
 const securityHeaders: RequestHandler = (_req, res, next) => {
@@ -38,8 +68,18 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function createApiApp(deps: ApiDeps): express.Express {
-  const { users, sessions, identity, grants, jwks, authLimiter, logger } = deps;
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+};
+
+const bearerOf = (req: Request): string | undefined => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+
+/** Every route of the API, each declared once in a RouteTable (validation, types, OpenAPI). */
+export function createApiRoutes(deps: ApiDeps): RouteTable {
+  const { users, sessions, grants, jwks, authLimiter } = deps;
+  const table = new RouteTable();
 
   async function limitAuthAttempt(key: string): Promise<void> {
     const decision = await authLimiter.consume(key);
@@ -47,77 +87,123 @@ export function createApiApp(deps: ApiDeps): express.Express {
       throw new HttpError('RATE_LIMITED', 'too many sign-in attempts, try again later', { 'Retry-After': String(decision.retryAfterSeconds) });
     }
   }
-
   const limitAuthByIp = (req: Request) => limitAuthAttempt(`auth:ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`);
   const limitAuthByUsername = (username: string) => limitAuthAttempt(`auth:user:${username.toLowerCase()}`);
+  const invalidCredentials = () => new HttpError('INVALID_CREDENTIALS', 'wrong user name or password');
+  const usernameTaken = () => new HttpError('CONFLICT', 'that user name is taken');
+
+  table.add(
+    { method: 'post', path: '/auth/local/signup', summary: 'Create a local account and sign in', tag: 'auth', auth: false, body: LocalSignUpRequest, response: SessionResponse, status: 201 },
+    async ({ body, req }) => {
+      await limitAuthByIp(req);
+      await limitAuthByUsername(body.username);
+      if (await users.findByUsername(body.username)) throw usernameTaken();
+      const passwordHash = await hashPassword(body.password);
+      const user = await users.create({ username: body.username, displayName: body.displayName ?? body.username, passwordHash }).catch((error: unknown) => {
+        throw error instanceof UsernameTakenError ? usernameTaken() : error;
+      });
+      return sessions.issueSession(toPublicUser(user));
+    },
+  );
+
+  table.add(
+    { method: 'post', path: '/auth/local/signin', summary: 'Sign in with a local user name and password', tag: 'auth', auth: false, body: LocalSignInRequest, response: SessionResponse },
+    async ({ body, req }) => {
+      await limitAuthByIp(req);
+      await limitAuthByUsername(body.username);
+      const user = await users.findByUsername(body.username);
+      if (!user) {
+        await burnPasswordCheck(body.password);
+        throw invalidCredentials();
+      }
+      if (!(await verifyPassword(body.password, user.passwordHash))) throw invalidCredentials();
+      return sessions.issueSession(toPublicUser(user));
+    },
+  );
+
+  table.add({ method: 'get', path: '/me', summary: 'The signed-in account', tag: 'auth', response: PublicUser }, async ({ user }) => {
+    const found = await users.findById(user.userId);
+    if (!found) throw new HttpError('UNAUTHENTICATED', 'the account of this session no longer exists');
+    return toPublicUser(found);
+  });
+
+  table.add(
+    {
+      method: 'post',
+      path: '/voice/grant',
+      summary: 'A voice grant for a voice channel (roomId = channel id): VIEW_CHANNEL and CONNECT, carrying SPEAK / VIDEO / STREAM',
+      tag: 'voice',
+      body: VoiceGrantRequest,
+      response: VoiceGrantResponse,
+    },
+    async ({ user, body }) => {
+      // The name others see in the call: the profile's current one (the session's may predate a rename).
+      const profile = await deps.guild.user(user.userId);
+      return grants.issue({ ...user, displayName: profile?.displayName ?? user.displayName }, body.roomId);
+    },
+  );
+
+  guildRoutes(table, { ...deps, data: deps.guild, ...(deps.rateLimits && { limits: deps.rateLimits }) });
+  registerMessageRoutes(table, { db: deps.db, access: deps.access, realtime: deps.realtime, rateLimits: deps.rateLimits, logger: deps.logger });
+
+  table.add(
+    { method: 'get', path: '/.well-known/jwks.json', summary: 'The public keys of sessions and voice grants', tag: 'auth', auth: false, response: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
+    async ({ res }) => {
+      res.set('Cache-Control', 'public, max-age=300');
+      return jwks as unknown as { keys: Record<string, unknown>[] };
+    },
+  );
+
+  table.add(
+    { method: 'get', path: '/config', summary: 'What the web client needs to know: Firebase sign-in (null: local sign-in only)', tag: 'auth', auth: false, response: ClientConfig },
+    async () => deps.clientConfig ?? { firebase: null },
+  );
+
+  table.add({ method: 'get', path: '/health', summary: 'Liveness', tag: 'ops', auth: false, response: z.object({ status: z.literal('ok') }) }, async () => ({ status: 'ok' as const }));
+
+  table.add(
+    {
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (text exposition format); with METRICS_TOKEN set, that token is required as a bearer token',
+      tag: 'ops',
+      auth: false,
+      response: z.string(),
+    },
+    async ({ req, res }) => {
+      if (deps.metricsToken !== undefined && !sameSecret(bearerOf(req) ?? '', deps.metricsToken)) {
+        throw new HttpError('UNAUTHENTICATED', 'the metrics token is required');
+      }
+      const { contentType, body } = await deps.metrics.render();
+      // Text, not JSON: answered here (the route table leaves an answered response alone).
+      res.status(200).type(contentType).send(body);
+      return body;
+    },
+  );
+
+  table.add({ method: 'get', path: '/openapi.json', summary: 'This document', tag: 'ops', auth: false, response: z.record(z.string(), z.unknown()) }, async () =>
+    table.openapi({ title: 'Concord API', version: '0.1.0' }) as Record<string, unknown>,
+  );
+
+  return table;
+}
+
+export function createApiApp(deps: ApiDeps): express.Express {
+  const { identity, logger } = deps;
 
   async function authenticatedUser(req: Request): Promise<AuthenticatedUser> {
-    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    const token = match?.[1];
+    const token = bearerOf(req);
     if (!token) throw new HttpError('UNAUTHENTICATED', 'a bearer session token is required');
     const user = token.length <= MAX_BEARER_LENGTH ? await identity.authenticate(token) : null;
     if (!user) throw new HttpError('UNAUTHENTICATED', 'the session token is invalid or expired');
     return user;
   }
 
-  const invalidCredentials = () => new HttpError('INVALID_CREDENTIALS', 'wrong user name or password');
-  const usernameTaken = () => new HttpError('CONFLICT', 'that user name is taken');
-
-  const api = express.Router();
-
-  api.post('/auth/local/signup', async (req, res) => {
-    await limitAuthByIp(req);
-    const body = parseBody(LocalSignUpRequest, req.body);
-    await limitAuthByUsername(body.username);
-    if (await users.findByUsername(body.username)) throw usernameTaken();
-    const passwordHash = await hashPassword(body.password);
-    const user = await users
-      .create({ username: body.username, displayName: body.displayName ?? body.username, passwordHash })
-      .catch((error: unknown) => {
-        throw error instanceof UsernameTakenError ? usernameTaken() : error;
-      });
-    res.status(201).json(await sessions.issueSession(toPublicUser(user)));
-  });
-
-  api.post('/auth/local/signin', async (req, res) => {
-    await limitAuthByIp(req);
-    const body = parseBody(LocalSignInRequest, req.body);
-    await limitAuthByUsername(body.username);
-    const user = await users.findByUsername(body.username);
-    if (!user) {
-      await burnPasswordCheck(body.password);
-      throw invalidCredentials();
-    }
-    if (!(await verifyPassword(body.password, user.passwordHash))) throw invalidCredentials();
-    res.json(await sessions.issueSession(toPublicUser(user)));
-  });
-
-  api.get('/me', async (req, res) => {
-    const { userId } = await authenticatedUser(req);
-    const user = await users.findById(userId);
-    if (!user) throw new HttpError('UNAUTHENTICATED', 'the account of this session no longer exists');
-    res.json(toPublicUser(user));
-  });
-
-  api.post('/voice/grant', async (req, res) => {
-    const user = await authenticatedUser(req);
-    const { roomId } = parseBody(VoiceGrantRequest, req.body);
-    res.json(await grants.issue(user, roomId));
-  });
-
-  api.get('/.well-known/jwks.json', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(jwks);
-  });
-
-  api.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
   app.use(express.json({ limit: MAX_BODY_BYTES }));
-  app.use('/api', api);
+  app.use('/api', createApiRoutes(deps).router(authenticatedUser));
   app.use((req, _res, next) => next(new HttpError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(logger));
   return app;

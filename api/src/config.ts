@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { rateRulesFromEnv, type RateLimitRules } from './rate-limits';
 
 /** Everything the API reads from the environment, parsed and validated once at start. */
 export interface ApiConfig {
@@ -33,6 +34,26 @@ export interface ApiConfig {
    * ALLOW_FIREBASE_AUTH_EMULATOR=1 is set as well.
    */
   firebaseAuthEmulatorHost?: string;
+  /** DATABASE_URL (postgres://…), default unset: embedded PostgreSQL (PGlite) in `<dataDir>/pglite`. */
+  databaseUrl?: string;
+  /** REDIS_URL, default unset: the cache (and real-time publishing) stay in this process. */
+  redisUrl?: string;
+  /** REDIS_KEY_PREFIX, default `concord:`: the namespace of every Redis key, shared with signaling. */
+  redisKeyPrefix: string;
+  /** METRICS_TOKEN, default unset: GET /api/metrics is open. Set: it needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /**
+   * FIREBASE_WEB_API_KEY, default unset: the Firebase web API key (public) the web client's SDK
+   * needs; served with the project id at GET /api/config. Without it the web client offers local
+   * sign-in only.
+   */
+  firebaseWebApiKey?: string;
+  /**
+   * Abuse limits as `count/window` (e.g. `10/10s`), each unset one at its default (README "Rate
+   * limits"): MESSAGE_RATE_LIMIT, MESSAGE_IP_RATE_LIMIT, INVITE_RATE_LIMIT, INVITE_IP_RATE_LIMIT,
+   * JOIN_RATE_LIMIT, JOIN_IP_RATE_LIMIT, REACTION_RATE_LIMIT, DUPLICATE_MESSAGE_LIMIT.
+   */
+  rateLimits: Partial<RateLimitRules>;
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -88,6 +109,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         'sign in as anyone. Unset it, or for tests and development only also set ALLOW_FIREBASE_AUTH_EMULATOR=1',
     );
   }
+  const databaseUrl = value('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new Error('DATABASE_URL must be a postgres:// URL');
+  const redisUrl = value('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL');
+  const firebaseWebApiKey = value('FIREBASE_WEB_API_KEY');
+  const metricsToken = value('METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) throw new Error('METRICS_TOKEN must be at least 16 characters');
   return {
     host: value('API_HOST') ?? '0.0.0.0',
     port: parseInteger('API_PORT', value('API_PORT') ?? '3001', 0, 65_535),
@@ -101,5 +129,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     logLevel: value('LOG_LEVEL') ?? 'info',
     ...(firebaseProjectId && { firebaseProjectId }),
     ...(firebaseAuthEmulatorHost && { firebaseAuthEmulatorHost }),
+    ...(databaseUrl && { databaseUrl }),
+    ...(redisUrl && { redisUrl }),
+    redisKeyPrefix: value('REDIS_KEY_PREFIX') ?? 'concord:',
+    ...(metricsToken && { metricsToken }),
+    ...(firebaseWebApiKey && { firebaseWebApiKey }),
+    rateLimits: rateRulesFromEnv(env),
   };
 }

@@ -1,6 +1,6 @@
-export { createApiApp, MAX_BODY_BYTES, type ApiDeps } from './app';
+export { ClientConfig, createApiApp, createApiRoutes, MAX_BODY_BYTES, type ApiDeps } from './app';
 export { loadConfig, type ApiConfig } from './config';
-export { buildApiDeps, startApi, type RunningApi } from './server';
+export { buildApiDeps, startApi, type ApiDepsOptions, type BuiltApiDeps, type RunningApi } from './server';
 export { loadSigningKeys, signToken, verifyToken, type SignedToken, type SigningKeys } from './keys';
 export { openVoicePolicy, VoiceGrantIssuer, type VoicePolicy } from './grants';
 export {
@@ -21,3 +21,7 @@ export { FileUserStore, UsernameTakenError, type NewUser, type StoredUser, type 
 export { PgUserStore } from './users-pg';
 export { HttpError } from './http-errors';
 export { InProcessRealtimePublisher, RedisRealtimePublisher, type Audience, type RealtimePublisher, type RedisRealtimePublisherOptions } from './realtime';
+export { GuildAccess, GuildData, type AccessService, type ChannelAccess, type ServerAccess } from './access';
+export { CachedLoader, MemoryCache, RedisCache, type Cache } from './cache';
+export { ApiMetrics } from './metrics';
+export { channelVoicePolicy, type PresenceReader } from './guild';

@@ -58,7 +58,8 @@ export const MessageContent = z
   .string()
   .refine((text) => text.trim().length > 0, 'must not be empty')
   .refine((text) => codePoints(text) <= MAX_MESSAGE_LENGTH, `must be at most ${MAX_MESSAGE_LENGTH} characters`)
-  .refine((text) => !hasNul(text), 'must not contain NUL characters');
+  .refine((text) => !hasNul(text), 'must not contain NUL characters')
+  .meta({ description: `1..${MAX_MESSAGE_LENGTH} characters (code points), not only white space, no NUL` });
 
 export const MessageNonce = z
   .string()

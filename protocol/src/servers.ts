@@ -242,6 +242,10 @@ export const InvitePreview = z.object({
 export type InvitePreview = z.infer<typeof InvitePreview>;
 
 // ---- real-time events of the above (merged into realtime.ts's map) ----
+//
+// A role or member-role change can also change which channels a member sees; those send no
+// channel events: a client refetches GET /servers/:id/channels when its own roles change
+// (member:updated of itself) or a role it has changes (role:updated, role:deleted).
 
 const Id = z.string().min(1).max(64);
 
@@ -259,6 +263,8 @@ export const guildRealtimeEvents = {
   'role:created': z.object({ role: Role }),
   'role:updated': z.object({ role: Role }),
   'role:deleted': z.object({ serverId: Id, roleId: Id }),
+  /** Roles were renumbered (a role created, deleted or moved): every role's new position. */
+  'role:positions': z.object({ serverId: Id, positions: z.array(z.object({ id: Id, position: z.number().int() })) }),
   /** To every member, the new one included. */
   'member:joined': z.object({ member: Member }),
   /** A member's roles (or nickname) changed; to every member. */

@@ -65,6 +65,8 @@ export interface RealtimeSetup {
   /** The servers each user belongs to, as the ServerMembershipSource answers; tests edit it. */
   readonly memberships: Map<string, string[]>;
   readonly keyPrefix: string;
+  /** The API signing key the instances verify sessions with, for an API under test to share. */
+  readonly keys: SigningKeys;
   readonly node: SfuNode | undefined;
   /** A connected client of `userId` on signaling instance `instance`. */
   connect(instance: number, userId: string): Promise<RealtimeClient>;
@@ -133,6 +135,7 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
     stores,
     memberships,
     keyPrefix,
+    keys,
     node: sfu?.node,
     connect: async (instance, userId) => {
       const token = await sessionToken(keys, userId);

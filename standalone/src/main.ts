@@ -17,15 +17,15 @@ async function main(): Promise<void> {
   const host = process.env.HOST ?? '127.0.0.1';
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const registry = new InProcessRegistry();
-  // Real-time delivery without Redis: the API's events go straight into this process's signaling.
-  // (Both are for the API's routes too, once its deps take them.)
+  // Real-time delivery without Redis: the API's events go straight into this process's signaling,
+  // and member lists read presence from the same store signaling keeps it in.
   const realtime = new InProcessRealtimePublisher();
   const presence = new InProcessPresenceStore();
 
   const sfu = new SfuNode(loadSfuConfig(process.env, { embedded: true, controlPort: 0 }), registry, { logger: log.child({ service: 'sfu' }) });
   await sfu.start();
 
-  const apiDeps = await buildApiDeps(loadApiConfig(process.env), log.child({ service: 'api' }));
+  const apiDeps = await buildApiDeps(loadApiConfig(process.env), log.child({ service: 'api' }), { realtime, presence });
   const app = express();
   app.disable('x-powered-by');
   app.use(webAssets());
@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     registry,
     verifier: TokenVerifier.fromJwks(apiDeps.jwks),
     log: log.child({ service: 'signaling' }),
-    realtime: { presence },
+    // A connecting socket joins the rooms of its user's servers (presence is announced there).
+    realtime: { presence, membership: { serversOf: (userId) => apiDeps.guild.userServers(userId) } },
   });
   realtime.attach(signaling.realtime);
 
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
       '',
       `  Concord is running: open http://${shown}:${port}`,
       `  SFU ${sfu.id}: ${workers.length} workers, media on ${sfu.config.announcedAddress ?? sfu.config.listenIp} UDP/TCP ports ${workers.map((w) => w.port).join(', ')}`,
-      '  Embedded mode: in-process registry, local sign-in, no Redis/PostgreSQL needed. Ctrl+C stops.',
+      '  Embedded mode: in-process registry, embedded PostgreSQL (PGlite), local sign-in; no Redis needed. Ctrl+C stops.',
       '',
     ].join('\n') + '\n',
   );
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     await presence.close();
     httpServer.close();
     await sfu.close();
+    await apiDeps.close();
     await registry.close();
     process.exit(0);
   };

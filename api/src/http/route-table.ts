@@ -33,6 +33,8 @@ export interface RouteContext<P, Q, B> {
   body: B;
   req: Request;
   res: Response;
+  /** Answers with this success status instead of the spec's (e.g. 200 for a replayed 201 creation). */
+  setStatus(status: number): void;
 }
 
 type Handler<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType> = (
@@ -71,8 +73,12 @@ export class RouteTable {
           throw new HttpError('BAD_REQUEST', 'this route takes no request body');
         }
         const body = spec.body ? parseBody(spec.body, req.body ?? {}) : undefined;
-        const result = await handler({ user, params, query, body, req, res });
-        const status = spec.status ?? 200;
+        let statusOverride: number | undefined;
+        const setStatus = (status: number) => void (statusOverride = status);
+        const result = await handler({ user, params, query, body, req, res, setStatus });
+        // A handler that answered itself (non-JSON, e.g. the metrics text) is done.
+        if (res.headersSent) return;
+        const status = statusOverride ?? spec.status ?? 200;
         if (status === 204 || result === undefined) res.status(status === 200 ? 204 : status).end();
         else res.status(status).json(result);
       });

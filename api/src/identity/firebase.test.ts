@@ -23,7 +23,7 @@ import { createApiApp } from '../app';
 import { loadConfig, type ApiConfig } from '../config';
 import { openDatabase, type OpenedDatabase } from '../db';
 import { createTestDatabase, type TestDatabase } from '../db/testing';
-import { buildApiDeps } from '../server';
+import { buildApiDeps, type BuiltApiDeps } from '../server';
 import { PgUserStore } from '../users-pg';
 import { buildIdentity, type Identity } from './build';
 
@@ -38,6 +38,7 @@ let emulator: FirebaseAuthEmulator | undefined;
 let testDb: TestDatabase | undefined;
 let database: OpenedDatabase | undefined;
 let identity: Identity | undefined;
+let deps: BuiltApiDeps | undefined;
 let server: Server | undefined;
 let dataDir: string;
 let apiUrl: string;
@@ -56,6 +57,7 @@ beforeAll(async () => {
 
   const config: ApiConfig = loadConfig({
     CONCORD_DATA_DIR: dataDir,
+    DATABASE_URL: testDb.url,
     AUTH_RATE_LIMIT: '1000',
     FIREBASE_PROJECT_ID: projectId,
     FIREBASE_AUTH_EMULATOR_HOST: emulator.host,
@@ -64,7 +66,7 @@ beforeAll(async () => {
   // The API as it will be wired once it runs on PostgreSQL: buildApiDeps' keys, limits and grants
   // with the PostgreSQL user store and the identity built for it.
   const { firebaseProjectId: _project, firebaseAuthEmulatorHost: _emulator, ...localOnly } = config;
-  const deps = await buildApiDeps(localOnly, silent);
+  deps = await buildApiDeps(localOnly, silent);
   identity = buildIdentity(config, deps.keys, users, silent);
   const app = createApiApp({ ...deps, users, sessions: identity.sessions, identity: identity.identity });
   server = createServer(app);
@@ -86,6 +88,7 @@ afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server!.close(resolve));
   }
+  await deps?.close();
   await database?.close();
   await testDb?.drop();
   await emulator?.stop();

@@ -10,7 +10,7 @@ import { HttpError } from '../http-errors';
  * channel deleted under a write shows as a foreign key violation, answered NOT_FOUND.
  */
 
-interface MessageRow {
+export interface MessageRow {
   channel_id: string;
   id: string;
   author_id: string | null;

@@ -1,60 +1,106 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { FormEvent } from 'react';
 import { UserName } from '@concord/protocol';
 import type { SessionResponse } from '@concord/protocol';
+import { clientConfig } from '../config';
+import type { FirebaseWebConfig } from '../config';
 import { describeError } from '../describe-error';
-import { signIn, signUp } from './api';
+import { firebaseSession, signIn, signUp } from './api';
+import { describeFirebaseError, firebaseSignIn, firebaseSignUp } from './firebase';
+import type { SignInProvider } from './session';
+import { Logo } from '../ui/icons';
 
 type Mode = 'signin' | 'signup';
 
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
 /** Checks what the server would refuse anyway, to say it in plainer words. */
-function validate(mode: Mode, username: string, password: string): string | null {
-  if (!UserName.safeParse(username).success) return 'User names are 2 to 32 letters, digits, dots, dashes or underscores.';
+function validate(mode: Mode, firebase: boolean, name: string, password: string): string | null {
+  if (firebase && !EMAIL.test(name)) return 'Enter your email address.';
+  if (!firebase && !UserName.safeParse(name).success) return 'User names are 2 to 32 letters, digits, dots, dashes or underscores.';
   if (mode === 'signup' && password.length < 8) return 'Choose a password of at least 8 characters.';
   if (!password) return 'Enter your password.';
   return null;
 }
 
-export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse) => void }) {
-  const [mode, setMode] = useState<Mode>('signin');
-  const [username, setUsername] = useState('');
+/**
+ * Sign in and sign up: with email and password through Firebase when the deployment configures
+ * it, with a user name and password against the API otherwise.
+ */
+export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse, provider: SignInProvider) => void }) {
+  const [mode, setMode] = useState<Mode>(() => (location.pathname.startsWith('/invite/') ? 'signup' : 'signin'));
+  const [firebase, setFirebase] = useState<FirebaseWebConfig | null | undefined>(undefined);
+  const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [displayName, setDisplayName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  useEffect(() => {
+    let live = true;
+    void clientConfig().then((config) => live && setFirebase(config.firebase ?? null));
+    return () => {
+      live = false;
+    };
+  }, []);
+
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const invalid = validate(mode, username, password);
+    if (firebase === undefined) return;
+    const invalid = validate(mode, !!firebase, name.trim(), password);
     setError(invalid);
     if (invalid) return;
     setBusy(true);
+    const display = displayName.trim();
     try {
-      const name = displayName.trim();
-      onSignedIn(
-        mode === 'signin'
-          ? await signIn({ username, password })
-          : await signUp({ username, password, ...(name ? { displayName: name } : {}) }),
-      );
+      if (firebase) {
+        const idToken =
+          mode === 'signin' ? await firebaseSignIn(firebase, name.trim(), password) : await firebaseSignUp(firebase, name.trim(), password, display);
+        onSignedIn(await firebaseSession(idToken), 'firebase');
+      } else {
+        const username = name.trim();
+        onSignedIn(
+          mode === 'signin' ? await signIn({ username, password }) : await signUp({ username, password, ...(display ? { displayName: display } : {}) }),
+          'local',
+        );
+      }
     } catch (e) {
-      setError(describeError(e));
+      setError(describeFirebaseError(e) ?? describeError(e));
       setBusy(false);
     }
   }
 
   const signingUp = mode === 'signup';
+  const nameLabel = firebase ? 'Email' : 'User name';
   return (
     <main className="auth">
-      <form className="card" onSubmit={submit} noValidate>
-        <h1>Concord</h1>
-        <p className="muted">{signingUp ? 'Create an account' : 'Welcome back'}</p>
+      <form className="card auth-card" onSubmit={submit} noValidate aria-busy={busy}>
+        <div className="auth-logo">
+          <Logo size={48} />
+        </div>
+        <h1>{signingUp ? 'Create an account' : 'Welcome back!'}</h1>
+        <p className="muted">
+          {location.pathname.startsWith('/invite/')
+            ? 'You have been invited to a server: sign up or sign in to accept.'
+            : signingUp
+              ? 'Join your friends on Concord.'
+              : 'We’re so excited to see you again!'}
+        </p>
         <label>
-          User name
-          <input data-testid="auth-email" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus />
+          {nameLabel}
+          <input
+            data-testid="auth-email"
+            type={firebase ? 'email' : 'text'}
+            autoComplete={firebase ? 'email' : 'username'}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoFocus
+            required
+          />
         </label>
         {signingUp && (
           <label>
-            Display name <span className="muted">(optional)</span>
+            Display name <span className="optional">(optional)</span>
             <input data-testid="auth-display-name" autoComplete="nickname" value={displayName} onChange={(e) => setDisplayName(e.target.value)} />
           </label>
         )}
@@ -66,6 +112,7 @@ export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse
             autoComplete={signingUp ? 'new-password' : 'current-password'}
             value={password}
             onChange={(e) => setPassword(e.target.value)}
+            required
           />
         </label>
         {error && (
@@ -73,20 +120,23 @@ export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse
             {error}
           </p>
         )}
-        <button className="primary" data-testid="auth-submit" type="submit" disabled={busy}>
-          {signingUp ? 'Sign up' : 'Sign in'}
+        <button className="primary big" data-testid="auth-submit" type="submit" disabled={busy || firebase === undefined}>
+          {busy ? 'One moment…' : signingUp ? 'Sign up' : 'Sign in'}
         </button>
-        <button
-          className="link"
-          data-testid="auth-mode"
-          type="button"
-          onClick={() => {
-            setMode(signingUp ? 'signin' : 'signup');
-            setError(null);
-          }}
-        >
-          {signingUp ? 'Already have an account? Sign in' : 'Need an account? Sign up'}
-        </button>
+        <p className="auth-switch">
+          {signingUp ? 'Already have an account?' : 'Need an account?'}{' '}
+          <button
+            className="link"
+            data-testid="auth-mode"
+            type="button"
+            onClick={() => {
+              setMode(signingUp ? 'signin' : 'signup');
+              setError(null);
+            }}
+          >
+            {signingUp ? 'Sign in' : 'Sign up'}
+          </button>
+        </p>
       </form>
     </main>
   );

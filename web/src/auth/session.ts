@@ -1,42 +1,77 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ProtocolError, SessionResponse } from '@concord/protocol';
-import { checkSession } from './api';
+import { clientConfig } from '../config';
+import { checkSession, firebaseSession } from './api';
+import { firebaseIdToken, firebaseSignOut } from './firebase';
 
 const KEY = 'concord.session';
 
-function load(): SessionResponse | null {
+export type SignInProvider = 'local' | 'firebase';
+
+export interface StoredSession {
+  session: SessionResponse;
+  provider: SignInProvider;
+}
+
+function load(): StoredSession | null {
   try {
-    const parsed = SessionResponse.safeParse(JSON.parse(localStorage.getItem(KEY) ?? 'null'));
-    return parsed.success ? parsed.data : null;
+    const raw = JSON.parse(localStorage.getItem(KEY) ?? 'null') as { session?: unknown; provider?: unknown } | null;
+    // Sessions stored before the provider was recorded are local ones.
+    const parsed = SessionResponse.safeParse(raw?.session ?? raw);
+    if (!parsed.success) return null;
+    return { session: parsed.data, provider: raw?.provider === 'firebase' ? 'firebase' : 'local' };
   } catch {
     return null;
   }
 }
 
+/** A Firebase user whose Concord session ran out gets a new one from a fresh ID token, quietly. */
+async function renewFirebase(): Promise<SessionResponse | null> {
+  const { firebase } = await clientConfig();
+  if (!firebase) return null;
+  const idToken = await firebaseIdToken(firebase);
+  return idToken ? firebaseSession(idToken) : null;
+}
+
 /**
  * The signed-in session, kept in localStorage so a reload stays signed in. The server judges
- * whether it is still good: a refused token signs out (a server that is down does not).
+ * whether it is still good: a refused token signs out (a server that is down does not), except
+ * that a Firebase user is first signed in again with a fresh Firebase ID token.
  */
 export function useSession() {
-  const [session, setSession] = useState(load);
+  const [stored, setStored] = useState(load);
 
   const signOut = useCallback(() => {
+    const previous = load();
     localStorage.removeItem(KEY);
-    setSession(null);
+    setStored(null);
+    if (previous?.provider === 'firebase') {
+      void clientConfig().then((config) => config.firebase && firebaseSignOut(config.firebase)).catch(() => undefined);
+    }
   }, []);
 
-  const signedIn = useCallback((next: SessionResponse) => {
+  const signedIn = useCallback((session: SessionResponse, provider: SignInProvider) => {
+    const next: StoredSession = { session, provider };
     localStorage.setItem(KEY, JSON.stringify(next));
-    setSession(next);
+    setStored(next);
   }, []);
 
-  const token = session?.token;
+  const token = stored?.session.token;
+  const provider = stored?.provider;
   useEffect(() => {
     if (!token) return;
-    checkSession(token).catch((error) => {
-      if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') signOut();
+    let cancelled = false;
+    checkSession(token).catch(async (error) => {
+      if (cancelled || !(error instanceof ProtocolError && error.code === 'UNAUTHENTICATED')) return;
+      const renewed = provider === 'firebase' ? await renewFirebase().catch(() => null) : null;
+      if (cancelled) return;
+      if (renewed) signedIn(renewed, 'firebase');
+      else signOut();
     });
-  }, [token, signOut]);
+    return () => {
+      cancelled = true;
+    };
+  }, [token, provider, signOut, signedIn]);
 
-  return { session, signedIn, signOut };
+  return { session: stored?.session ?? null, provider: stored?.provider ?? 'local', signedIn, signOut };
 }

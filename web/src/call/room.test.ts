@@ -178,7 +178,7 @@ describe('CallRoom', () => {
     expect(socket.requests[0]!.data).toEqual({ grant: 'grant-1' });
     expect(socket.requests.filter((r) => r.name === 'voice:produce').map((r) => r.data.source)).toEqual(['mic', 'camera']);
     expect(tileIds()).toEqual(['me', 'alice']);
-    expect(snap().media).toEqual({ mic: true, camera: true, screen: false });
+    expect(snap().media).toEqual({ mic: true, camera: true, screen: false, deafened: false });
     expect(errors).toEqual([]);
   });
 
@@ -233,7 +233,66 @@ describe('CallRoom', () => {
 
     await room.toggleCamera();
     expect(socket.requests.at(-1)).toMatchObject({ name: 'voice:produce', data: { source: 'camera' } });
-    expect(snap().media).toEqual({ mic: false, camera: true, screen: false });
+    expect(snap().media).toEqual({ mic: false, camera: true, screen: false, deafened: false });
+  });
+
+  it('pauses remote video that is out of sight, and leaves it paused when it arrives unseen', async () => {
+    await joined();
+    const camera = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType: 'video/VP8' });
+    socket.push('voice:newConsumer', { consumerId: camera.id, producerId: camera.producerId, peerId: 'alice', kind: 'video', source: 'camera', rtpParameters: camera.rtpParameters, producerPaused: false });
+    await until(() => socket.names().includes('voice:resumeConsumer'), 'the consumer to be resumed');
+
+    room.setReceiving('alice', 'camera', false);
+    await until(() => socket.names().at(-1) === 'voice:pauseConsumer', 'the pause');
+    expect(socket.requests.at(-1)!.data).toEqual({ consumerId: camera.id });
+    room.setReceiving('alice', 'camera', false); // already paused: no request
+    room.setReceiving('alice', 'camera', true);
+    await until(() => socket.names().at(-1) === 'voice:resumeConsumer', 'the resume');
+    expect(socket.names().filter((n) => n === 'voice:pauseConsumer')).toHaveLength(1);
+
+    // A screen that starts while its tile cannot be seen is not resumed at all.
+    room.setReceiving('alice', 'screen', false);
+    const resumes = socket.names().filter((n) => n === 'voice:resumeConsumer').length;
+    const screen = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType: 'video/VP8' });
+    socket.push('voice:newConsumer', { consumerId: screen.id, producerId: screen.producerId, peerId: 'alice', kind: 'video', source: 'screen', rtpParameters: screen.rtpParameters, producerPaused: false });
+    await until(() => !!snap().participants[1]?.tracks.screen, 'the remote screen');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(socket.names().filter((n) => n === 'voice:resumeConsumer')).toHaveLength(resumes);
+  });
+
+  it('deafens: no remote sound is received, the mic is muted, and both come back', async () => {
+    await joined();
+    const mic = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType: 'audio/opus' });
+    socket.push('voice:newConsumer', { consumerId: mic.id, producerId: mic.producerId, peerId: 'alice', kind: 'audio', source: 'mic', rtpParameters: mic.rtpParameters, producerPaused: false });
+    await until(() => socket.names().includes('voice:resumeConsumer'), 'the consumer to be resumed');
+
+    await room.toggleDeafen();
+    expect(snap().media).toMatchObject({ deafened: true, mic: false });
+    expect(socket.requests.filter((r) => r.name === 'voice:pauseConsumer').map((r) => r.data)).toEqual([{ consumerId: mic.id }]);
+    expect(socket.requests.some((r) => r.name === 'voice:pauseProducer')).toBe(true);
+
+    await room.toggleDeafen();
+    expect(snap().media).toMatchObject({ deafened: false, mic: true });
+    expect(socket.names().filter((n) => n === 'voice:resumeConsumer')).toHaveLength(2);
+    expect(socket.names()).toContain('voice:resumeProducer');
+
+    // Unmuting while deafened undeafens too.
+    await room.toggleDeafen();
+    await room.toggleMic();
+    expect(snap().media).toMatchObject({ deafened: false, mic: true });
+  });
+
+  it('switches the camera to another device on the same producer', async () => {
+    await joined();
+    const produced = socket.names().filter((n) => n === 'voice:produce').length;
+    const before = captured.length;
+    await room.useDevice('camera', 'usb-camera');
+    expect(captured).toHaveLength(before + 1);
+    expect(captured[before - 1]!.readyState).toBe('ended');
+    expect(snap().participants[0]!.tracks.camera!.track).toBe(captured.at(-1));
+    expect(socket.names().filter((n) => n === 'voice:produce')).toHaveLength(produced);
+    expect(socket.names()).not.toContain('voice:closeProducer');
+    expect(errors).toEqual([]);
   });
 
   it('stops sharing when the browser ends the screen track', async () => {

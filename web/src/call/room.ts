@@ -22,6 +22,10 @@ export interface CallRoomOptions {
   /** Fetches a fresh voice grant for the room from the API; called before every (re)join. */
   fetchGrant(roomId: string): Promise<{ grant: string }>;
   policy?: ReconnectPolicy;
+  /** The capture devices to use (default: the browser's). */
+  devices?: { mic?: string; camera?: string };
+  /** What join() starts with: the microphone (muted if `startMuted`) and the camera unless `startCamera` is false. */
+  initialMedia?: { startMuted?: boolean; startCamera?: boolean };
   /** Builds the mediasoup Device of each session (default: detected from the browser). */
   createDevice?: () => Device;
 }
@@ -32,7 +36,7 @@ export interface CallSnapshot {
   readonly roomId: string;
   readonly participants: readonly ParticipantView[];
   readonly permissions: VoicePermissions;
-  readonly media: { readonly mic: boolean; readonly camera: boolean; readonly screen: boolean };
+  readonly media: { readonly mic: boolean; readonly camera: boolean; readonly screen: boolean; readonly deafened: boolean };
   readonly activeSpeakerId: string | null;
 }
 
@@ -84,11 +88,17 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
   /** Publishing runs one at a time, in order (see syncMedia). */
   private mediaQueue: Promise<void> = Promise.resolve();
   private cached: CallSnapshot | null = null;
+  /** Remote video we do not want now (`peerId:source`), see setReceiving. */
+  private readonly unwanted = new Set<string>();
+  private deafened = false;
+  /** Whether the mic was live when we deafened (undeafening brings it back). */
+  private micBeforeDeafen = false;
 
   constructor(private readonly options: CallRoomOptions) {
     super();
     this.policy = options.policy ?? new DefaultReconnectPolicy();
     this.signaling = new SignalingClient(options.socket);
+    Object.assign(this.local.devices, options.devices);
     const { signaling } = this;
     signaling.socket.on('disconnect', () => this.connectionLost('signaling'));
     signaling.on('voice:roomClosed', ({ roomId, reason }) => {
@@ -116,7 +126,7 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
       roomId: this.roomId,
       participants: this.localId ? [this.localView(this.localId), ...[...this.remotes.values()].map((p) => p.view(this.speaking.has(p.id)))] : [],
       permissions: this.permissions,
-      media: { mic: this.local.micOn, camera: !!this.local.track('camera'), screen: !!this.local.track('screen') },
+      media: { mic: this.local.micOn, camera: !!this.local.track('camera'), screen: !!this.local.track('screen'), deafened: this.deafened },
       activeSpeakerId: this.activeSpeakerId,
     });
   }
@@ -144,12 +154,62 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     this.signaling.socket.disconnect();
   }
 
-  /** Mutes or unmutes; captures the microphone first if there is none yet. */
+  /** Mutes or unmutes; captures the microphone first if there is none yet. Unmuting also undeafens. */
   toggleMic(): Promise<void> {
+    return this.setMicMuted(this.local.micOn);
+  }
+
+  /** Mutes or unmutes (push-to-talk sets it directly). */
+  setMicMuted(muted: boolean): Promise<void> {
+    if (muted && !this.local.micOn) return Promise.resolve();
+    if (!muted && this.deafened) void this.setDeafened(false);
     return this.changeMedia('mic', async () => {
-      if (!this.local.track('mic')) await this.local.startMic();
-      else this.local.setMicMuted(!this.local.micMuted);
+      if (!muted && !this.local.track('mic')) await this.local.startMic();
+      else this.local.setMicMuted(muted);
     });
+  }
+
+  /** Deafened: no sound from the others, and our microphone muted (as long as we hear nobody). */
+  toggleDeafen(): Promise<void> {
+    return this.setDeafened(!this.deafened);
+  }
+
+  async setDeafened(deafened: boolean): Promise<void> {
+    if (this.left || this.deafened === deafened) return;
+    this.deafened = deafened;
+    if (deafened) {
+      this.micBeforeDeafen = this.local.micOn;
+      if (this.micBeforeDeafen) this.local.setMicMuted(true);
+    } else if (this.micBeforeDeafen && this.local.track('mic')) {
+      this.local.setMicMuted(false);
+    }
+    // Nobody's sound is forwarded to us while deafened.
+    const updates = [...this.remotes.keys()].flatMap((peerId) =>
+      (['mic', 'screen-audio'] as const).map((source) => this.session?.setReceiving(peerId, source, !deafened)),
+    );
+    await Promise.all([this.syncMedia(), ...updates]).catch((error) => this.report(error));
+  }
+
+  /**
+   * Whether we want a remote video now: its tile is visible. Unwanted video is paused on the
+   * server (voice:pauseConsumer), and resumed when its tile shows again.
+   */
+  setReceiving(peerId: string, source: 'camera' | 'screen', receiving: boolean): void {
+    const key = `${peerId}:${source}`;
+    if (receiving === !this.unwanted.has(key)) return;
+    if (receiving) this.unwanted.delete(key);
+    else this.unwanted.add(key);
+    this.session?.setReceiving(peerId, source, receiving).catch(() => undefined);
+  }
+
+  /** Captures from another microphone or camera; a live one switches without leaving the call. */
+  async useDevice(kind: 'mic' | 'camera', deviceId: string): Promise<void> {
+    try {
+      if (await this.local.useDevice(kind, deviceId)) await this.syncMedia();
+    } catch (error) {
+      this.report(error);
+    }
+    this.changed();
   }
 
   toggleCamera(): Promise<void> {
@@ -190,11 +250,13 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
   }
 
   private async captureInitialMedia(): Promise<void> {
+    const { startMuted, startCamera } = this.options.initialMedia ?? {};
     const results = await Promise.allSettled([
       this.permissions.speak ? this.local.startMic() : undefined,
-      this.permissions.video ? this.local.startCamera() : undefined,
+      this.permissions.video && startCamera !== false ? this.local.startCamera() : undefined,
     ]);
     for (const result of results) if (result.status === 'rejected') this.report(result.reason);
+    if (startMuted || this.deafened) this.local.setMicMuted(true);
     this.changed();
   }
 
@@ -263,6 +325,10 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
       sourceRefused: (source) => {
         this.local.stop(source);
         this.changed();
+      },
+      wanted: (peerId, source) => {
+        if (source === 'mic' || source === 'screen-audio') return !this.deafened;
+        return !this.unwanted.has(`${peerId}:${source}`);
       },
       mediaTrouble: () => void this.recoverMedia(current()),
       error: (error) => live() && this.report(error),

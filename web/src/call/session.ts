@@ -15,6 +15,8 @@ export interface SessionObserver {
   remoteTrack(peerId: string, source: ProducerSource, track: MediaStreamTrack, paused: boolean): void;
   remoteTrackPaused(peerId: string, source: ProducerSource, paused: boolean): void;
   remoteTrackEnded(peerId: string, source: ProducerSource): void;
+  /** Whether we want the media of this remote source now (its tile is visible); default true. */
+  wanted?(peerId: string, source: ProducerSource): boolean;
   /** The server will not carry this source of ours: it closed the producer or refused it. */
   sourceRefused(source: ProducerSource): void;
   /** A transport's ICE went 'failed' or 'disconnected'. */
@@ -76,7 +78,9 @@ export class CallSession {
       if (this.closedFlag) return;
       const track = local.track(source);
       const producer = this.producers.get(source);
-      if (producer && producer.track !== track) await this.unpublish(source, producer);
+      // A new device for a source that stays on: the same producer carries the new track.
+      if (producer && track && producer.track !== track && !producer.closed) await producer.replaceTrack({ track });
+      else if (producer && producer.track !== track) await this.unpublish(source, producer);
       const paused = source === 'mic' && local.micMuted;
       const current = this.producers.get(source);
       try {
@@ -106,6 +110,22 @@ export class CallSession {
   /** The recv transport's RTCPeerConnection stats, for diagnostics. */
   recvStats(): Promise<RTCStatsReport> | null {
     return this.recv && !this.recv.closed ? this.recv.getStats() : null;
+  }
+
+  /**
+   * Pauses or resumes what we receive of one remote source (a tile scrolled away, a minimised
+   * call): the server stops forwarding a paused consumer, which saves its uplink and our decoder.
+   */
+  async setReceiving(peerId: string, source: ProducerSource, receiving: boolean): Promise<void> {
+    for (const [id, consumer] of this.consumers) {
+      if (!consumer || consumer.appData.peerId !== peerId || consumer.appData.source !== source) continue;
+      if (consumer.paused === !receiving) continue;
+      if (receiving) consumer.resume();
+      else consumer.pause();
+      await this.signaling.request(receiving ? 'voice:resumeConsumer' : 'voice:pauseConsumer', { consumerId: id }).catch((error) => {
+        if (this.consumers.has(id)) throw error;
+      });
+    }
   }
 
   /** Drops everything received from a peer that left. */
@@ -190,6 +210,11 @@ export class CallSession {
     if (!this.consumers.has(event.consumerId)) return consumer.close(); // closed while being created
     this.consumers.set(event.consumerId, consumer);
     this.observer.remoteTrack(event.peerId, event.source, consumer.track, event.producerPaused);
+    // Media nobody looks at stays paused until its tile shows (see setReceiving).
+    if (this.observer.wanted && !this.observer.wanted(event.peerId, event.source)) {
+      consumer.pause();
+      return;
+    }
     await this.signaling.request('voice:resumeConsumer', { consumerId: event.consumerId }).catch((error) => {
       if (this.consumers.has(event.consumerId)) throw error; // else it closed meanwhile: nothing lost
     });

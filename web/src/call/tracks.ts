@@ -18,6 +18,8 @@ export class LocalMedia {
   private readonly tracks = new Map<ProducerSource, MediaStreamTrack>();
   private muted = false;
   private closed = false;
+  /** The chosen capture devices (undefined: the browser's default). */
+  readonly devices: { mic?: string; camera?: string } = {};
 
   /** onEnded: a track ended by itself (device unplugged, the browser's "stop sharing" button). */
   constructor(private readonly onEnded: (source: ProducerSource) => void) {}
@@ -37,7 +39,8 @@ export class LocalMedia {
 
   async startMic(): Promise<void> {
     if (this.tracks.has('mic')) return;
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: MIC_CONSTRAINTS });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: withDevice(MIC_CONSTRAINTS, this.devices.mic) });
+    if (this.tracks.has('mic')) return stopAll(stream);
     this.muted = false;
     this.adopt('mic', stream.getAudioTracks()[0]);
   }
@@ -50,16 +53,40 @@ export class LocalMedia {
 
   async startCamera(): Promise<void> {
     if (this.tracks.has('camera')) return;
-    const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA_CONSTRAINTS });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: withDevice(CAMERA_CONSTRAINTS, this.devices.camera) });
+    if (this.tracks.has('camera')) return stopAll(stream);
     this.adopt('camera', stream.getVideoTracks()[0]);
   }
 
   /** Shares a screen, window or tab, with its audio when the browser offers it. */
   async startScreen(): Promise<void> {
     if (this.tracks.has('screen')) return;
-    const stream = await navigator.mediaDevices.getDisplayMedia({ video: SCREEN_CONSTRAINTS, audio: true });
+    // With the tab's or the system's audio where the browser offers it.
+    const options = { video: SCREEN_CONSTRAINTS, audio: true, systemAudio: 'include' } as DisplayMediaStreamOptions;
+    const stream = await navigator.mediaDevices.getDisplayMedia(options);
+    if (this.tracks.has('screen')) return stopAll(stream);
     this.adopt('screen', stream.getVideoTracks()[0]);
     this.adopt('screen-audio', stream.getAudioTracks()[0]);
+  }
+
+  /**
+   * Captures from another device. A source that is live is captured again from the new device
+   * (the old track stops); the caller republishes. Returns whether a track was replaced.
+   */
+  async useDevice(kind: 'mic' | 'camera', deviceId: string): Promise<boolean> {
+    this.devices[kind] = deviceId;
+    if (!this.tracks.has(kind)) return false;
+    const constraints = kind === 'mic' ? { audio: withDevice(MIC_CONSTRAINTS, deviceId) } : { video: withDevice(CAMERA_CONSTRAINTS, deviceId) };
+    const stream = await navigator.mediaDevices.getUserMedia(constraints);
+    const track = kind === 'mic' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    if (!track || this.closed || !this.tracks.has(kind)) {
+      stopAll(stream);
+      return false;
+    }
+    this.tracks.get(kind)?.stop();
+    this.tracks.delete(kind);
+    this.adopt(kind, track);
+    return true;
   }
 
   /** Stops and forgets a source; stopping the screen also stops its audio. */
@@ -87,4 +114,13 @@ export class LocalMedia {
       this.onEnded(source);
     });
   }
+}
+
+function withDevice(constraints: MediaTrackConstraints, deviceId: string | undefined): MediaTrackConstraints {
+  return deviceId ? { ...constraints, deviceId: { exact: deviceId } } : constraints;
+}
+
+/** A capture that is no longer wanted (it finished after the same source was captured or closed). */
+function stopAll(stream: { getTracks?: () => MediaStreamTrack[] }): void {
+  for (const track of stream.getTracks?.() ?? []) track.stop();
 }

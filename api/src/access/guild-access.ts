@@ -1,0 +1,101 @@
+import { computePermissions, has, Permission, ProtocolError, type MemberRoles, type ServerRoles } from '@concord/protocol';
+import type { AccessService, ChannelAccess, ServerAccess } from './access';
+import type { ChannelRecord, GuildData, MembershipRecord, RoleRecord, ServerRecord } from './guild-data';
+
+/** What a member's request in a server is decided with: the server, its roles, and the member. */
+export interface ServerContext {
+  server: ServerRecord;
+  /** Highest first, @everyone included. */
+  roles: RoleRecord[];
+  /** The input of the protocol's permission and hierarchy helpers. */
+  serverRoles: ServerRoles;
+  /** The member acting, in the shape the helpers take. */
+  actor: ServerRoles & MemberRoles;
+  membership: MembershipRecord;
+  /** The actor's server-level permissions. */
+  permissions: number;
+}
+
+export interface ChannelContext extends ServerContext {
+  channel: ChannelRecord;
+  /** The actor's permissions in the channel. */
+  channelPermissions: number;
+}
+
+const notFound = (what: string) => new ProtocolError('NOT_FOUND', `unknown ${what}`);
+
+export const serverRolesOf = (server: ServerRecord, roles: readonly RoleRecord[]): ServerRoles => ({
+  ownerId: server.ownerId,
+  everyoneRoleId: roles.find((role) => role.isEveryone)?.id ?? '',
+  roles,
+});
+
+/**
+ * The AccessService on PostgreSQL through the cache: every answer is computePermissions over the
+ * cached server, roles, member roles and channel overwrites. Unknown ids, servers the user is not a
+ * member of and malformed ids are all the same NOT_FOUND.
+ */
+export class GuildAccess implements AccessService {
+  constructor(readonly data: GuildData) {}
+
+  async server(userId: string, serverId: string): Promise<ServerAccess> {
+    const context = await this.serverContext(userId, serverId);
+    return { serverId, ownerId: context.server.ownerId, permissions: context.permissions };
+  }
+
+  async channel(userId: string, channelId: string): Promise<ChannelAccess> {
+    const context = await this.channelContext(userId, channelId);
+    return { serverId: context.server.id, channelId, kind: context.channel.kind, permissions: context.channelPermissions };
+  }
+
+  async channelAudience(channelId: string): Promise<string[]> {
+    const serverId = await this.data.channelServerId(channelId);
+    if (!serverId) return [];
+    const [server, roles, channels, members] = await Promise.all([
+      this.data.server(serverId),
+      this.data.roles(serverId),
+      this.data.channels(serverId),
+      this.data.members(serverId),
+    ]);
+    const channel = channels.find((candidate) => candidate.id === channelId);
+    if (!server || !channel) return [];
+    return audienceOf(serverRolesOf(server, roles), members, channel);
+  }
+
+  async serverAudience(serverId: string): Promise<string[]> {
+    if (!(await this.data.server(serverId))) return [];
+    return (await this.data.members(serverId)).map((member) => member.userId);
+  }
+
+  /** The member's context in the server; NOT_FOUND for an unknown server or a non-member. */
+  async serverContext(userId: string, serverId: string): Promise<ServerContext> {
+    const [server, membership] = await Promise.all([this.data.server(serverId), this.data.membership(serverId, userId)]);
+    if (!server || !membership) throw notFound('server');
+    const roles = await this.data.roles(serverId);
+    const serverRoles = serverRolesOf(server, roles);
+    const actor = { ...serverRoles, userId, memberRoleIds: membership.roleIds };
+    return { server, roles, serverRoles, actor, membership, permissions: computePermissions(actor) };
+  }
+
+  /** The member's context in the channel's server, and the channel; NOT_FOUND as for the server. */
+  async channelContext(userId: string, channelId: string): Promise<ChannelContext> {
+    const serverId = await this.data.channelServerId(channelId);
+    if (!serverId) throw notFound('channel');
+    const [context, channels] = await Promise.all([
+      this.serverContext(userId, serverId).catch((error: unknown) => {
+        throw error instanceof ProtocolError && error.code === 'NOT_FOUND' ? notFound('channel') : error;
+      }),
+      this.data.channels(serverId),
+    ]);
+    const channel = channels.find((candidate) => candidate.id === channelId);
+    if (!channel) throw notFound('channel');
+    return { ...context, channel, channelPermissions: computePermissions({ ...context.actor, overwrites: channel.overwrites }) };
+  }
+}
+
+/** The members who may see `channel` (VIEW_CHANNEL), given the server's roles and members. */
+export function audienceOf(serverRoles: ServerRoles, members: readonly { userId: string; roleIds: readonly string[] }[], channel: Pick<ChannelRecord, 'overwrites'>): string[] {
+  return members
+    .filter((member) => has(computePermissions({ ...serverRoles, userId: member.userId, memberRoleIds: member.roleIds, overwrites: channel.overwrites }), Permission.VIEW_CHANNEL))
+    .map((member) => member.userId);
+}

@@ -1,0 +1,3 @@
+export { registerMessageRoutes, type MessageDeps, type MessageRoutes } from './routes';
+export { ChannelEvents } from './events';
+export { MessageStore } from './store';

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BareSfu } from './baseline';
+import { signalingConnector } from './client/signaling-control';
+import { PacingClock } from './media/clock';
+import { loadMediaSet } from './media/media-set';
+import { parseOptions, USAGE, type RunOptions } from './options';
+import { Progress } from './progress';
+import { renderReport } from './report/html';
+import { describeMachine } from './machine';
+import type { LoadTestResult, TargetRun } from './result';
+import { runTarget, type RunMode } from './runner';
+import { describeScenario } from './scenario';
+import { PlatformSetup } from './setup';
+import { ratiosOf, summaryOf } from './summary';
+import { attachUrl, startStandalone } from './target/platform';
+
+/** How long a capacity search may take before it reports what it has. */
+const SEARCH_BUDGET_MINUTES = 30;
+
+/**
+ * What must be stopped if the run is interrupted: the platform runs in its own process group
+ * (so it can be reaped as a whole), which a Ctrl+C in the terminal does not reach.
+ */
+const running = new Set<() => Promise<void>>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping what was started…\n`);
+    void Promise.allSettled([...running].map((stop) => stop())).then(() => process.exit(130));
+  });
+}
+
+async function stopping<T extends { stop(): Promise<void> }>(started: T, use: (started: T) => Promise<void>): Promise<void> {
+  const stop = () => started.stop();
+  running.add(stop);
+  try {
+    await use(started);
+  } finally {
+    running.delete(stop);
+    await stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { scenario } = options;
+  const startedAt = new Date().toISOString();
+  const progress = new Progress();
+  const machine = describeMachine();
+  progress.note(`${describeScenario(scenario)} — ${machine.cpus} × ${machine.cpuModel}, load average ${machine.loadAverageBefore.toFixed(2)}`);
+  if (machine.loadAverageBefore > 1.5) progress.note('note: the machine is busy (load average > 1.5): CPU numbers will be noisy');
+
+  const media = await loadMediaSet({ codec: scenario.codec, simulcast: scenario.simulcast, camera: scenario.sources.includes('camera'), screen: scenario.screenSharers > 0 });
+  const clock = new PacingClock();
+  const common = { scenario, media, clock, verifyEvery: options.verifyEvery, thresholds: options.thresholds };
+  let workers = options.workers;
+  const runs: TargetRun[] = [];
+  try {
+    const target = options.url ? attachUrl(options.url) : await startStandalone({ workers: options.workers });
+    await stopping(target, async () => {
+      // A running platform has as many workers as it was started with.
+      workers = target.processes().workerPids.length || options.workers;
+      const setup = new PlatformSetup(target.url);
+      runs.push(
+        await runTarget(
+          { label: 'platform', description: target.description, mode: modeOf(options, workers), progress },
+          {
+            ...common,
+            runId: randomBytes(3).toString('hex'),
+            connect: signalingConnector(target.url, setup),
+            prepare: (plans) => setup.prepare(plans),
+            processes: () => target.processes(),
+            ...(options.browsers > 0 && { browsers: { count: options.browsers, baseUrl: target.url, entry: (userName, room) => setup.browserEntry(userName, room) } }),
+          },
+        ),
+      );
+    });
+    if (options.baseline) {
+      const platform = runs[0]!;
+      const rooms = platform.knee?.stage?.rooms ?? platform.stages.at(-1)?.rooms ?? scenario.rooms;
+      const seconds = options.search?.windowSeconds ?? scenario.durationSeconds;
+      await stopping(await BareSfu.start({ socketBufferBytes: options.baselineSocketBuffer }), async (bare) => {
+        runs.push(
+          await runTarget(
+            {
+              label: 'baseline',
+              description: `bare mediasoup: one worker with a WebRtcServer, a router per room, in the load-test process${options.baselineSocketBuffer ? `, socket buffers ${options.baselineSocketBuffer} bytes` : ''}`,
+              mode: { kind: 'fixed', rooms, seconds },
+              progress,
+            },
+            { ...common, runId: randomBytes(3).toString('hex'), connect: bare.connect, processes: () => bare.processes() },
+          ),
+        );
+      });
+    }
+  } finally {
+    clock.stop();
+  }
+
+  const result: LoadTestResult = {
+    version: 1,
+    startedAt,
+    command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim(),
+    scenario,
+    thresholds: options.thresholds,
+    machine,
+    workers,
+    verifyEvery: options.verifyEvery,
+    runs,
+    ...ratiosOf(runs),
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  const jsonFile = path.join(options.outDir, 'result.json');
+  const htmlFile = path.join(options.outDir, 'report.html');
+  writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(htmlFile, renderReport(result));
+  progress.note(summaryOf(result));
+  progress.note(`result: ${jsonFile}\nreport: ${htmlFile}`);
+  if (runs.some((run) => run.stages.some((stage) => stage.breaches.length > 0)) && !options.search) process.exitCode = 2;
+}
+
+function modeOf(options: RunOptions, workers: number): RunMode {
+  const { scenario, search } = options;
+  if (!search) return { kind: 'fixed', rooms: scenario.rooms, seconds: scenario.durationSeconds };
+  return { kind: 'search', firstRooms: scenario.rooms, ...search, thresholds: options.thresholds, workers, maxMinutes: SEARCH_BUDGET_MINUTES };
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});

@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_THRESHOLDS } from './metrics';
+import type { Thresholds } from './result';
+import { PRESETS, resolveScenario, type PresetName, type Scenario } from './scenario';
+
+/** Everything the command line decides, parsed and checked once. */
+export interface RunOptions {
+  scenario: Scenario;
+  /** Target a running platform instead of starting one. */
+  url?: string;
+  /** SFU_WORKERS of the platform the tool starts. */
+  workers: number;
+  baseline: boolean;
+  /** Socket buffer size for the baseline's WebRtcServer (what-if; default: the kernel's, like our SFU). */
+  baselineSocketBuffer?: number;
+  search?: { stepRooms: number; maxRooms: number; windowSeconds: number };
+  browsers: number;
+  verifyEvery: number;
+  thresholds: Thresholds;
+  outDir: string;
+}
+
+export const USAGE = `npm run loadtest -- [options]
+
+Scenario (a preset, then overrides; or a JSON file of Scenario fields):
+  --preset meeting|webinar|voice   default meeting
+  --scenario FILE.json
+  --rooms N  --size N              rooms, participants per room (preset decides who publishes)
+  --publishers N --subscribers N   per room, instead of --size
+  --sources mic,camera             what each publisher sends
+  --screen N                       publishers per room that also share a screen
+  --codec vp8|h264  --simulcast    video codec; two simulcast layers (VP8)
+  --ramp N                         participants joining per second (default 10)
+  --duration S                     measured seconds (default 30)
+
+Target:
+  --url URL        a running \`npm start\` on loopback (default: start one, SFU_WORKERS=--workers)
+  --workers N      default 1, so numbers are per worker core
+  --baseline       also run the same load through bare mediasoup, and report the ratio
+  --baseline-socket-buffer BYTES
+                   what-if: give the baseline's WebRtcServer sockets this receive/send buffer
+
+Capacity search (--search): add --step rooms every stage until a threshold breaks
+  --step N  --max-rooms N  --window S (seconds measured per stage, default 10)
+  --max-loss PCT (1)  --max-cpu PCT (85)  --max-join-ms MS (1000)
+
+Other:
+  --browsers N     headless Chromium participants in the first room (first decoded frame)
+  --verify-every N decrypt and authenticate every Nth received packet (default 100; 1 = all)
+  --out DIR        where result.json and report.html go (default loadtest/results/<time>)
+`;
+
+export function parseOptions(argv: string[]): RunOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      preset: { type: 'string' },
+      scenario: { type: 'string' },
+      rooms: { type: 'string' },
+      size: { type: 'string' },
+      publishers: { type: 'string' },
+      subscribers: { type: 'string' },
+      sources: { type: 'string' },
+      screen: { type: 'string' },
+      codec: { type: 'string' },
+      simulcast: { type: 'boolean' },
+      ramp: { type: 'string' },
+      duration: { type: 'string' },
+      url: { type: 'string' },
+      workers: { type: 'string' },
+      baseline: { type: 'boolean' },
+      'baseline-socket-buffer': { type: 'string' },
+      search: { type: 'boolean' },
+      step: { type: 'string' },
+      'max-rooms': { type: 'string' },
+      window: { type: 'string' },
+      'max-loss': { type: 'string' },
+      'max-cpu': { type: 'string' },
+      'max-join-ms': { type: 'string' },
+      browsers: { type: 'string' },
+      'verify-every': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (values.help) return 'help';
+  const preset = values.preset;
+  if (preset !== undefined && !(preset in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
+  const scenario = resolveScenario(
+    { preset: preset as PresetName | undefined, size: count(values.size, 'size'), file: values.scenario },
+    {
+      rooms: count(values.rooms, 'rooms'),
+      publishers: count(values.publishers, 'publishers'),
+      subscribers: count(values.subscribers, 'subscribers'),
+      sources: values.sources?.split(',').map((source) => source.trim()) as Scenario['sources'] | undefined,
+      screenSharers: count(values.screen, 'screen'),
+      codec: values.codec as Scenario['codec'] | undefined,
+      simulcast: values.simulcast,
+      rampPerSecond: number(values.ramp, 'ramp'),
+      durationSeconds: count(values.duration, 'duration'),
+    },
+  );
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  return {
+    scenario,
+    url: values.url,
+    workers: count(values.workers, 'workers') ?? 1,
+    baseline: values.baseline ?? false,
+    baselineSocketBuffer: count(values['baseline-socket-buffer'], 'baseline-socket-buffer'),
+    search: values.search
+      ? {
+          stepRooms: count(values.step, 'step') ?? Math.max(1, Math.ceil(scenario.rooms / 2)),
+          maxRooms: count(values['max-rooms'], 'max-rooms') ?? 200,
+          windowSeconds: count(values.window, 'window') ?? 10,
+        }
+      : undefined,
+    browsers: count(values.browsers, 'browsers') ?? 0,
+    verifyEvery: count(values['verify-every'], 'verify-every') ?? 100,
+    thresholds: {
+      ...DEFAULT_THRESHOLDS,
+      maxLossPct: number(values['max-loss'], 'max-loss') ?? DEFAULT_THRESHOLDS.maxLossPct,
+      maxWorkerCpu: (number(values['max-cpu'], 'max-cpu') ?? DEFAULT_THRESHOLDS.maxWorkerCpu * 100) / 100,
+      maxJoinP95Ms: number(values['max-join-ms'], 'max-join-ms') ?? DEFAULT_THRESHOLDS.maxJoinP95Ms,
+    },
+    outDir: path.resolve(values.out ?? path.join(__dirname, '..', 'results', stamp)),
+  };
+}
+
+function number(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function count(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number, got "${raw}"`);
+  return value;
+}
