@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
-import type { JSONWebKeySet } from 'jose';
+import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
+import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, TOKEN_ISSUER, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
 import type { GuildAccess, GuildData } from './access';
 import type { Database } from './db';
 import type { VoiceGrantIssuer } from './grants';
@@ -118,6 +118,24 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
       }
       if (!(await verifyPassword(body.password, user.passwordHash))) throw invalidCredentials();
       return sessions.issueSession(toPublicUser(user));
+    },
+  );
+
+  table.add(
+    {
+      method: 'post',
+      path: '/auth/firebase/session',
+      summary: 'Exchange a Firebase ID token (bearer) for a Concord session, which signaling accepts',
+      tag: 'auth',
+      response: SessionResponse,
+    },
+    async ({ user, req }) => {
+      await limitAuthByIp(req);
+      // Only a Firebase token is exchanged: renewing our own sessions forever is not a feature.
+      if (decodeJwt(bearerOf(req) ?? '').iss === TOKEN_ISSUER) throw new HttpError('BAD_REQUEST', 'send a Firebase ID token as the bearer');
+      const found = await users.findById(user.userId);
+      if (!found) throw new HttpError('UNAUTHENTICATED', 'the account of this token no longer exists');
+      return sessions.issueSession(toPublicUser(found));
     },
   );
 

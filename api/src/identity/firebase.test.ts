@@ -207,6 +207,16 @@ describe('Firebase sign-in against the Auth emulator', () => {
     expect(rows.map((row) => row.id)).toEqual([...ids]);
   });
 
+  test('a Firebase ID token is exchanged for a Concord session of the same user; our own sessions are not', async () => {
+    const exchanged = await call('POST', '/api/auth/firebase/session', { token: ada.token });
+    expect(exchanged.status).toBe(200);
+    const session = SessionResponse.parse(exchanged.body);
+    expect(await me(session.token)).toEqual({ status: 200, body: session.user });
+    expect(session.user).toEqual((await me(ada.token)).body);
+    expect(await call('POST', '/api/auth/firebase/session', { token: session.token })).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST' } } });
+    expectUnauthenticated(await call('POST', '/api/auth/firebase/session', { token: alteredToken(ada.token, { aud: 'another-project' }) }));
+  });
+
   test('local sign-in keeps working beside Firebase', async () => {
     const signUp = await call('POST', '/api/auth/local/signup', { json: { username: 'alice', password: 'correct horse battery' } });
     expect(signUp.status).toBe(201);
