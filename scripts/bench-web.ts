@@ -9,6 +9,7 @@
  *
  *   npm run bench:web                 # 7 runs each, writes docs/benchmarks.md
  *   npm run bench:web -- --runs 15 --no-write
+ *   BENCH_TRACE=1 npm run bench:web   # also prints one load's requests as [path, start, end] (ms)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

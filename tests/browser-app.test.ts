@@ -352,7 +352,7 @@ describe('the web client, end to end', () => {
   );
 
   step(
-    'muting and the camera show on the controls and on the others’ screens',
+    'muting, deafening, the camera, a chosen device and push-to-talk show on the controls and on the others’ screens',
     async () => {
       const [alice, bob, carol] = cast();
       await tap(alice, sel('toggle-mic'));
@@ -374,6 +374,25 @@ describe('the web client, end to end', () => {
       await waitUntil('alice sees carol without video', () => tiles(alice), (ts) => tileOf(ts, carol, 'camera')?.avatar === true);
       await tap(carol, sel('toggle-camera'));
       await expectVideoPlaying(alice, [carol], 'camera');
+
+      // Carol picks her camera by name and turns on push-to-talk: her video carries on, and her
+      // microphone is live only while she holds the key.
+      await tap(carol, sel('voice-settings'));
+      const camera = await waitUntil('carol’s cameras are listed', () => carol.page.$$eval(`${sel('device-camera')} option`, (options) => options.map((o) => o.getAttribute('value') ?? '').filter(Boolean)), (ids) => ids.length > 0);
+      await carol.page.select(sel('device-camera'), camera[0]!);
+      await tap(carol, sel('mode-ptt'));
+      await carol.page.keyboard.press('Escape');
+      await waitUntil('alice sees carol muted by push-to-talk', () => tiles(alice), (ts) => tileOf(ts, carol, 'camera')?.micOff === true);
+      await expectVideoPlaying(alice, [carol], 'camera');
+      await carol.page.keyboard.down('KeyV');
+      await waitUntil('alice hears carol while she holds the key', () => tiles(alice), (ts) => tileOf(ts, carol, 'camera')?.micOff === false);
+      await carol.page.keyboard.up('KeyV');
+      await waitUntil('carol is muted again', () => tiles(alice), (ts) => tileOf(ts, carol, 'camera')?.micOff === true);
+      await tap(carol, sel('voice-settings'));
+      await tap(carol, sel('mode-voice'));
+      await carol.page.keyboard.press('Escape');
+      await tap(carol, sel('toggle-mic'));
+      await waitUntil('alice hears carol again', () => tiles(alice), (ts) => tileOf(ts, carol, 'camera')?.micOff === false);
       expectNoErrors();
     },
     40_000,
