@@ -345,10 +345,15 @@ async function runPhase(
   const owner = tokens[0]!;
 
   step(`N = ${n}: API throughput, nobody connected (${options.seconds} s sequential, ${options.seconds} s with ${options.concurrency} senders)`);
+  // Warm-up (JIT, caches, pools), not counted.
+  await throughput(ctx.apiUrl, seeded.channelId, tokens.slice(0, Math.min(4, tokens.length)), 1, 'warm-up');
   const sequential = await throughput(ctx.apiUrl, seeded.channelId, [owner], options.seconds, 'sequential');
   const concurrent = await throughput(ctx.apiUrl, seeded.channelId, tokens.slice(0, Math.min(options.concurrency, tokens.length)), options.seconds, 'concurrent');
   step(`N = ${n}: ${sequential.perSecond.toFixed(0)} msg/s sequential, ${concurrent.perSecond.toFixed(0)} msg/s with ${concurrent.senders} senders`);
 
+  // A few sockets come and go first, so that what every connection needs once is in place before measuring.
+  await disconnectAll(await connectAll(`N = ${n}: warm-up sockets`, ctx.signalingUrl, tokens.slice(0, 20), new Deliveries()));
+  await disconnectAll(await connectAll(`N = ${n}: warm-up sockets`, ctx.bareUrl, tokens.slice(0, 20).map(() => undefined), new Deliveries()));
   await sleep(1_000);
   const signalingBefore = await rssBytes(ctx.signalingPid);
   const bareBefore = await rssBytes(ctx.barePid);

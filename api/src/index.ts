@@ -17,6 +17,9 @@ export {
   type SessionIssuer,
 } from './identity';
 export { InMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit';
+export { RedisRateLimitStore, type RedisRateLimitStoreOptions } from './rate-limit-redis';
+export { ApiRateLimits, DEFAULT_RATE_LIMITS, type LimitedAction, type RateLimitRules, type RateRule } from './rate-limits';
+export { ChannelEvents, MessageStore, registerMessageRoutes, type MessageDeps, type MessageRoutes } from './messages';
 export { FileUserStore, UsernameTakenError, type NewUser, type StoredUser, type UserStore } from './users';
 export { PgUserStore } from './users-pg';
 export { HttpError } from './http-errors';

@@ -93,9 +93,32 @@ export class GuildAccess implements AccessService {
   }
 }
 
-/** The members who may see `channel` (VIEW_CHANNEL), given the server's roles and members. */
+/**
+ * The members who may see `channel` (VIEW_CHANNEL), given the server's roles and members.
+ *
+ * Computed once per distinct set of roles rather than once per member (this runs for every chat
+ * event; a per-member computation cost ~4 ms per event in a 1000-member server): apart from its
+ * roles, only being the owner or having a member overwrite in the channel sets a member apart, and
+ * those few are computed on their own.
+ */
 export function audienceOf(serverRoles: ServerRoles, members: readonly { userId: string; roleIds: readonly string[] }[], channel: Pick<ChannelRecord, 'overwrites'>): string[] {
-  return members
-    .filter((member) => has(computePermissions({ ...serverRoles, userId: member.userId, memberRoleIds: member.roleIds, overwrites: channel.overwrites }), Permission.VIEW_CHANNEL))
-    .map((member) => member.userId);
+  const overwrites = channel.overwrites;
+  const withOwnOverwrite = new Set(overwrites.filter((overwrite) => overwrite.targetType === 'member').map((overwrite) => overwrite.targetId));
+  const seesByRoles = new Map<string, boolean>();
+  const sees = (member: { userId: string; roleIds: readonly string[] }) =>
+    has(computePermissions({ ...serverRoles, userId: member.userId, memberRoleIds: member.roleIds, overwrites }), Permission.VIEW_CHANNEL);
+  const audience: string[] = [];
+  for (const member of members) {
+    let visible: boolean;
+    if (member.userId === serverRoles.ownerId || withOwnOverwrite.has(member.userId)) {
+      visible = sees(member);
+    } else {
+      const key = member.roleIds.length <= 1 ? (member.roleIds[0] ?? '') : [...member.roleIds].sort().join(',');
+      let known = seesByRoles.get(key);
+      if (known === undefined) seesByRoles.set(key, (known = sees(member)));
+      visible = known;
+    }
+    if (visible) audience.push(member.userId);
+  }
+  return audience;
 }
