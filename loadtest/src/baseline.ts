@@ -71,7 +71,7 @@ export class BareSfu {
   }
 
   processes(): SfuProcesses {
-    return { nodePid: undefined, workerPids: [this.#worker.pid] };
+    return { nodePid: undefined, workerPids: [this.#worker.pid], otherPids: [] };
   }
 
   /** The clients' way in: no accounts, no grants; the user name is the peer id. */

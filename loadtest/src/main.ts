@@ -81,8 +81,10 @@ async function main(): Promise<void> {
       );
     });
     if (options.baseline) {
+      // The platform's loads again, up to its knee, so the two compare stage by stage.
       const platform = runs[0]!;
-      const rooms = platform.knee?.stage?.rooms ?? platform.stages.at(-1)?.rooms ?? scenario.rooms;
+      const upTo = platform.knee?.stage?.rooms ?? Infinity;
+      const rooms = platform.stages.map((stage) => stage.rooms).filter((count) => count <= upTo);
       const seconds = options.search?.windowSeconds ?? scenario.durationSeconds;
       await stopping(await BareSfu.start({ socketBufferBytes: options.baselineSocketBuffer }), async (bare) => {
         runs.push(
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
             {
               label: 'baseline',
               description: `bare mediasoup: one worker with a WebRtcServer, a router per room, in the load-test process${options.baselineSocketBuffer ? `, socket buffers ${options.baselineSocketBuffer} bytes` : ''}`,
-              mode: { kind: 'fixed', rooms, seconds },
+              mode: { kind: 'stages', rooms: rooms.length > 0 ? rooms : [scenario.rooms], seconds },
               progress,
             },
             { ...common, runId: randomBytes(3).toString('hex'), connect: bare.connect, processes: () => bare.processes() },
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
 
 function modeOf(options: RunOptions, workers: number): RunMode {
   const { scenario, search } = options;
-  if (!search) return { kind: 'fixed', rooms: scenario.rooms, seconds: scenario.durationSeconds };
+  if (!search) return { kind: 'stages', rooms: [scenario.rooms], seconds: scenario.durationSeconds };
   return { kind: 'search', firstRooms: scenario.rooms, ...search, thresholds: options.thresholds, workers, maxMinutes: SEARCH_BUDGET_MINUTES };
 }
 

@@ -22,6 +22,8 @@ export interface Sample {
   /** Participants with every transport connected. */
   joined: number;
   failed: number;
+  /** Transports whose ICE or DTLS went down while in use, so far. */
+  transportsLost: number;
   consumers: number;
   receivedKbps: number;
   lossPct: number;
@@ -75,6 +77,9 @@ export interface StageResult {
     /** Sampled SRTP authentication of received packets. */
     srtpVerified: number;
     srtpFailures: number;
+    /** Transports (so far, not only in this window) whose ICE or DTLS went down while in use, and why. */
+    transportsLost: number;
+    transportsLostWhy: string[];
   };
   publish: { packetsSent: number; nacksReceived: number; packetsRetransmitted: number; keyframeRequests: number };
   sfu: {
@@ -91,6 +96,8 @@ export interface StageResult {
     nodeRssPerConsumer?: number;
     /** Datagrams the kernel dropped at the SFU's full socket receive buffers (e.g. while a worker was not scheduled). */
     udpDrops: number;
+    /** The platform's other processes together (launcher, embedded database). */
+    others?: { cpu: number; rssBytes: number };
   };
   /**
    * The load generator (this process) during the window: CPU, event-loop lag, drops at its clients'
@@ -98,6 +105,12 @@ export interface StageResult {
    * the join times it measures.
    */
   generator: { cpu: number; eventLoopP99Ms: number; udpDrops: number; ramp: { cpu: number; eventLoopP99Ms: number } };
+  /**
+   * Cores other processes of the machine kept busy (a shared machine: other people's work), while
+   * measuring and while this stage's participants joined. Above 0.3 a stage is disturbed: its join
+   * times are not judged, and a search measures a breaking window again.
+   */
+  foreignCpu: { measuring: number; joining: number };
   /** Headless Chromium participants in the first room (--browsers), per browser per second. */
   browsers?: {
     count: number;
@@ -161,6 +174,6 @@ export interface LoadTestResult {
   workers: number;
   verifyEvery: number;
   runs: TargetRun[];
-  /** Platform over baseline, at the same load. */
-  ratios?: { workerCpu: number; workerCpuPerPacket: number; joinP95: number; lossPct: { platform: number; baseline: number } };
+  /** Platform over baseline, at the same load (see summary.ts for which stage). */
+  ratios?: { rooms: number; consumers: number; workerCpu: number; workerCpuPerPacket: number; joinP95: number; lossPct: { platform: number; baseline: number } };
 }

@@ -4,7 +4,7 @@ import type { ConnectControl } from './client/control';
 import { Participant, type ParticipantPlan } from './client/participant';
 import type { PacingClock } from './media/clock';
 import type { MediaSet } from './media/media-set';
-import { rssOf, sample, snapshot, stageResult, type LoadSnapshot } from './metrics';
+import { foreignCpu, rssOf, sample, snapshot, stageResult, type LoadSnapshot } from './metrics';
 import type { Progress } from './progress';
 import type { Sample, StageResult, TargetRun, Thresholds } from './result';
 import { planRooms, type Scenario } from './scenario';
@@ -50,12 +50,13 @@ export class LoadDriver {
   readonly #eventLoop = monitorEventLoopDelay({ resolution: 10 });
   readonly #idleRss;
   #rooms = 0;
-  #stageStartedAt = performance.now();
   #stageNewcomers: Participant[] = [];
   /** Browsers that joined during the current stage (all of them join in the first). */
   #stageBrowsers = 0;
-  /** The generator's load while the last stage's participants joined: their join times depend on it. */
-  #ramp = { cpu: 0, eventLoopP99Ms: 0 };
+  /** The generator's and the machine's load while the last stage's participants joined: join times depend on them. */
+  #ramp = { cpu: 0, eventLoopP99Ms: 0, foreignCpu: 0 };
+  /** Taken when the current stage's ramp began. */
+  #stageStart: LoadSnapshot;
   #last: LoadSnapshot;
   #sampler: NodeJS.Timeout;
 
@@ -64,6 +65,7 @@ export class LoadDriver {
     const processes = options.processes();
     this.#idleRss = rssOf(processes);
     this.#last = snapshot(this.participants, processes);
+    this.#stageStart = this.#last;
     this.#eventLoop.enable();
     this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS);
   }
@@ -78,15 +80,15 @@ export class LoadDriver {
     const plans = planRooms(scenario, runId, this.#rooms, this.#rooms + count);
     await this.#options.prepare?.(plans);
     this.#rooms += count;
-    this.#stageStartedAt = performance.now();
     this.#stageNewcomers = [];
     this.#stageBrowsers = 0;
-    const cpuBefore = process.cpuUsage();
+    const rampStart = snapshot(this.participants, this.#options.processes());
+    this.#stageStart = rampStart;
     this.#eventLoop.reset();
     const intervalMs = 1000 / scenario.rampPerSecond;
     const starts: Promise<void>[] = [];
     for (const [index, plan] of plans.entries()) {
-      const dueAt = this.#stageStartedAt + index * intervalMs;
+      const dueAt = rampStart.at + index * intervalMs;
       await sleep(dueAt - performance.now());
       const participant = new Participant(plan, {
         connect: this.#options.connect,
@@ -96,11 +98,15 @@ export class LoadDriver {
       });
       this.participants.push(participant);
       this.#stageNewcomers.push(participant);
-      starts.push(withTimeout(participant.start(), JOIN_TIMEOUT_MS, () => participant.fail(`not joined within ${JOIN_TIMEOUT_MS / 1000} s`)));
+      starts.push(withTimeout(participant.start(), JOIN_TIMEOUT_MS, () => participant.fail(`not joined within ${JOIN_TIMEOUT_MS / 1000} s (stuck at ${participant.step})`)));
     }
     await Promise.all(starts);
-    const cpu = process.cpuUsage(cpuBefore);
-    this.#ramp = { cpu: (cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - this.#stageStartedAt), eventLoopP99Ms: this.#eventLoop.percentile(99) / 1e6 };
+    const rampEnd = snapshot(this.participants, this.#options.processes());
+    this.#ramp = {
+      cpu: (rampEnd.generatorCpuMs - rampStart.generatorCpuMs) / Math.max(1, rampEnd.at - rampStart.at),
+      eventLoopP99Ms: this.#eventLoop.percentile(99) / 1e6,
+      foreignCpu: foreignCpu(rampStart, rampEnd),
+    };
     if (this.browsers.length === 0 && this.#options.browsers) await this.#addBrowsers(this.#options.browsers, plans[0]!.roomId);
     await sleep(SETTLE_MS);
   }
@@ -119,7 +125,7 @@ export class LoadDriver {
       rooms: this.#rooms,
       participants: this.participants,
       newcomers: this.#stageNewcomers,
-      stageStartedAt: this.#stageStartedAt,
+      stageStart: this.#stageStart,
       before,
       after,
       expectedBitrate: this.#options.media.expectedBitrate,
@@ -183,8 +189,11 @@ async function withTimeout(work: Promise<void>, ms: number, onTimeout: () => voi
   clearTimeout(timer);
 }
 
-/** A fixed load (the scenario's rooms for its duration) or a capacity search. */
-export type RunMode = { kind: 'fixed'; rooms: number; seconds: number } | ({ kind: 'search' } & Omit<SearchOptions, 'onStage'>);
+/**
+ * Given loads, each measured for `seconds` (a fixed run is one; the baseline repeats the
+ * platform's stages), or a capacity search.
+ */
+export type RunMode = { kind: 'stages'; rooms: number[]; seconds: number } | ({ kind: 'search' } & Omit<SearchOptions, 'onStage'>);
 
 /**
  * One target's part of a run: the load applied and measured, its stages, samples and (when
@@ -197,11 +206,14 @@ export async function runTarget(
   const { label, progress, mode } = run;
   const driver = new LoadDriver({ ...options, onSample: (line) => progress.sample(label, line) });
   try {
-    if (mode.kind === 'fixed') {
-      await driver.addRooms(mode.rooms);
-      const stage = await driver.measure(mode.seconds);
-      progress.stage(label, stage);
-      return { label, description: run.description, stages: [stage], samples: driver.samples };
+    if (mode.kind === 'stages') {
+      const stages: StageResult[] = [];
+      for (const rooms of mode.rooms) {
+        await driver.addRooms(rooms - driver.rooms);
+        stages.push(await driver.measure(mode.seconds));
+        progress.stage(label, stages.at(-1)!);
+      }
+      return { label, description: run.description, stages, samples: driver.samples };
     }
     const { stages, knee } = await capacitySearch(driver, { ...mode, onStage: (stage) => progress.stage(label, stage) });
     return { label, description: run.description, stages, samples: driver.samples, knee };

@@ -67,6 +67,8 @@ export class Participant {
   #lastMaintain = 0;
   #lastReport = 0;
   #stopped = false;
+  /** What joining is doing now: says where a participant that never finished got stuck. */
+  #step = 'connecting to signaling';
 
   constructor(plan: ParticipantPlan, options: ParticipantOptions) {
     this.plan = plan;
@@ -84,6 +86,10 @@ export class Participant {
     } catch (error) {
       this.fail(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  get step(): string {
+    return this.#step;
   }
 
   /** Records the first reason this participant did not make it. */
@@ -113,11 +119,14 @@ export class Participant {
     control.on('voice:newConsumer', (consumer) => void this.#consume(consumer));
     control.on('voice:consumerClosed', ({ consumerId }) => this.#forget(consumerId));
     control.on('voice:roomClosed', ({ reason }) => this.fail(`room closed: ${reason}`));
+    this.#step = 'voice:join';
     await control.join();
     timeline.joinedAt = performance.now();
 
+    this.#step = 'creating transports';
     const recv = await this.#transport('recv');
     const send = plan.publish.length > 0 ? await this.#transport('send') : undefined;
+    this.#step = 'ICE and DTLS';
     await Promise.all([recv, send].filter((pending) => pending !== undefined).map(({ transport, remote }) => transport.connect(remote)));
     timeline.transportsConnectedAt = performance.now();
     this.#recv = recv.transport;
@@ -133,11 +142,14 @@ export class Participant {
     this.#stopTicking = this.#options.clock.add((now) => this.#tick(now));
 
     if (send) {
+      this.#step = 'producing';
       send.transport.onRtcp((packet) => this.#publisherFeedback(packet));
       for (const source of plan.publish) await this.#produce(source, send.transport, send.remote.transportId);
       timeline.publishedAt = performance.now();
     }
+    this.#step = 'voice:setRtpCapabilities';
     await control.request('voice:setRtpCapabilities', { rtpCapabilities: RECEIVE_CAPABILITIES });
+    this.#step = 'joined';
   }
 
   /** Asks the SFU for a transport and tells it our DTLS identity; connecting is left to the caller. */

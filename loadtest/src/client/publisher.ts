@@ -5,7 +5,7 @@ import { TrackSource, type OutgoingPacket } from '../media/track-source';
 import { AUDIO_LEVEL_EXTENSION_ID, payloadTypeOf, producerParameters, type Codec } from './capabilities';
 import type { MediaTransport } from './transport';
 
-/** Packets kept per layer for answering NACKs: ~4 s of 600 kbps video. */
+/** Packets kept per layer for answering NACKs: ~15 s of 600 kb/s video, far longer than any NACK takes. */
 const HISTORY = 1_024;
 /** RFC 6464 byte: voice activity set, level -30 dBov: a speaker, so the SFU's speaking observers work as in a call. */
 const SPEAKING_LEVEL = Buffer.from([0x80 | 30]);

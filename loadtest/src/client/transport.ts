@@ -37,6 +37,8 @@ export interface TransportCounters {
   verified: number;
   /** Of those, packets whose SRTP authentication failed: a broken SFU or key mix-up. */
   verifyFailures: number;
+  /** Set when ICE or DTLS went down while in use (e.g. ICE consent expired), not closed by us. */
+  lost?: string;
 }
 
 export interface MediaTransportOptions {
@@ -134,6 +136,15 @@ export class MediaTransport {
     this.#dtls.updateSrtpSession();
     this.#authTagBytes = this.#dtls.dtls?.srtp.srtpProfile === ProtectionProfileAeadAes128Gcm ? 16 : 10;
     this.#ice.connection.onData.subscribe((packet) => this.#receive(packet));
+    const lost = (what: string) => {
+      if (!this.#closed) this.counters.lost ??= what;
+    };
+    this.#ice.connection.stateChanged.subscribe((state) => {
+      if (state === 'disconnected' || state === 'failed' || state === 'closed') lost(`ICE ${state}`);
+    });
+    this.#dtls.onStateChange.subscribe((state) => {
+      if (state === 'failed' || state === 'closed') lost(`DTLS ${state}`);
+    });
   }
 
   onRtp(handler: (arrival: RtpArrival) => void): void {

@@ -35,11 +35,12 @@ describe('TrackSource', () => {
     source.due(0); // frame 0 (key)
     source.requestKeyframe();
     source.requestKeyframe();
-    expect(source.keyframesRequested).toBe(1);
     const next = source.due(1_000 / 3);
     // Frame 3 (the next keyframe) is sent in place of frame 1: three packets, at frame 1's time.
     expect(next).toHaveLength(3);
     expect(next[0]!.payload.subarray(4, 5)[0]).toBe(4);
+    // Both requests were answered by that one keyframe: frame 4 (a delta frame) follows.
+    expect(source.due(2_000 / 3)).toHaveLength(1);
   });
 
   test('catches up a stalled caller a few frames at a time', () => {

@@ -27,16 +27,14 @@ export class TrackSource {
   /** Index into the clip of the next frame. */
   #cursor = 0;
   #keyframeRequested = false;
-  keyframesRequested = 0;
 
   constructor(clip: Clip) {
     this.clip = clip;
     this.#packetizer = packetizerFor(clip);
   }
 
-  /** The next frame is a keyframe; requests before it is sent count once. */
+  /** The next frame sent is a keyframe (several requests before it is sent make one). */
   requestKeyframe(): void {
-    if (!this.#keyframeRequested) this.keyframesRequested++;
     this.#keyframeRequested = true;
   }
 

@@ -27,7 +27,7 @@ export function renderReport(result: LoadTestResult): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;padding:0 16px;color:#111}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .muted{color:#555}.ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.warn{color:#a16207;font-weight:600}
-table{border-collapse:collapse;font-size:12.5px;margin:6px 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:12px;margin:6px 0}th,td{border:1px solid #ddd;padding:3px 5px;text-align:right;white-space:nowrap}
 th{background:#f4f4f5;white-space:normal;vertical-align:bottom}td:first-child,th:first-child{text-align:left}
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:8px;padding:10px 14px;min-width:200px}
 .card b{display:block;font-size:20px}.charts{display:flex;flex-wrap:wrap;gap:8px}
@@ -61,8 +61,10 @@ ${browserTable(result.runs)}
 <ul class="muted">
 <li>Consumers are tracks received (one per subscriber and remote track); with one SFU worker they all sit on it, so consumers per worker core is the capacity figure.</li>
 <li>Loss counts RTP sequence numbers never received, after NACK retransmissions; jitter is RFC 3550 interarrival jitter; a freeze is a gap of more than 500 ms in a video track. UDP drops are datagrams the kernel discarded at a full socket receive buffer — at the SFU's sockets or at the clients' — which says where loss on loopback came from.</li>
+<li>Node CPU is the platform's Node process that owns the workers (in the standalone launcher also API and signaling); in parentheses the platform's other processes (the launcher, the embedded database).</li>
 <li>µs/packet is the worker's CPU time per packet it forwarded to a subscriber; memory per consumer is what the load added since before it, divided by consumers.</li>
-<li>The load generator shares the machine. A stage marked <span class="warn">generator-bound</span> had the generator above 90% of a core or its event loop lagging: there the knee is a lower bound, and the CPU-extrapolated figure (from the measured linear cost) is the better estimate.</li>
+<li>Others' load is the CPU the rest of the machine used meanwhile (other people's work on a shared machine), in cores. Above 0.3 a stage is disturbed: its join times are shown but not judged, and a search measures a breaking window again.</li>
+<li>The load generator shares the machine. A stage marked <span class="warn">generator-bound</span> had the generator above 85% of a core while measuring (95% while joining), its event loop lagging, its sockets dropping, or its ICE consent checks failing: there the knee is a lower bound, and the CPU-extrapolated figure (from the measured linear cost) is the better estimate.</li>
 </ul>
 </body></html>
 `;
@@ -87,7 +89,13 @@ function headline(result: LoadTestResult, platform?: TargetRun, baseline?: Targe
   }
   if (result.ratios && baseline) {
     const r = result.ratios;
-    cards.push(card('platform / bare mediasoup', `×${r.workerCpu.toFixed(2)} CPU`, `×${r.workerCpuPerPacket.toFixed(2)} per packet, ×${r.joinP95.toFixed(2)} join p95 (loss ${r.lossPct.platform.toFixed(2)}% / ${r.lossPct.baseline.toFixed(2)}%)`));
+    cards.push(
+      card(
+        'platform / bare mediasoup',
+        `×${r.workerCpu.toFixed(2)} CPU`,
+        `at ${r.consumers} consumers: ×${r.workerCpuPerPacket.toFixed(2)} per packet, ×${r.joinP95.toFixed(2)} join p95 (loss ${r.lossPct.platform.toFixed(2)}% / ${r.lossPct.baseline.toFixed(2)}%)`,
+      ),
+    );
   }
   return `<div class="cards">${cards.join('')}</div>`;
 }
@@ -95,16 +103,17 @@ function headline(result: LoadTestResult, platform?: TargetRun, baseline?: Targe
 const card = (label: string, value: string, note: string): string => `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(value)}</b><span class="muted">${esc(note)}</span></div>`;
 
 function stageTable(runs: readonly TargetRun[]): string {
-  const head = ['run', 'rooms', 'participants', 'consumers', 'tracks', 'rx Mb/s (expected)', 'loss %', 'UDP drops SFU · clients', 'jitter ms (p95)', 'freezes', 'NACK / PLI sent', 'worker CPU', 'node CPU', 'µs/packet', 'RSS/consumer (worker · node)', 'generator CPU', 'verdict'];
+  const head = ['run', 'rooms', 'participants', 'consumers', 'tracks', 'rx Mb/s (expected)', 'loss %', 'UDP drops SFU · clients', 'jitter ms (p95)', 'freezes', 'NACK / PLI sent', 'worker CPU', 'node CPU (others)', 'µs/packet', 'RSS/consumer (worker · node)', 'generator CPU', 'others\' load (cores) measuring · joining', 'verdict'];
   const rows = runs.flatMap((run) =>
     run.stages.map((s) => {
       const verdict = s.breaches.length ? `<span class="bad">${esc(s.breaches.join('; '))}</span>` : '<span class="ok">pass</span>';
       return `<tr><td>${run.label}${run.knee?.stage === s ? ' (knee)' : ''}</td><td>${s.rooms}</td><td>${s.participants}</td><td>${s.consumers}</td>
 <td>${s.receive.receivedTracks}/${s.receive.expectedTracks}</td><td>${fixed(s.receive.receivedKbps / 1000, 1)} (${fixed(s.receive.expectedKbps / 1000, 1)})</td>
 <td>${s.receive.lossPct.toFixed(2)}</td><td>${s.sfu.udpDrops} · ${s.generator.udpDrops}</td><td>${s.receive.jitterMs.mean.toFixed(1)} (${s.receive.jitterMs.p95.toFixed(1)})</td><td>${s.receive.freezes}</td>
-<td>${s.receive.nacksSent} / ${s.receive.plisSent}</td><td>${pct(busiest(s))}</td><td>${s.sfu.node ? pct(s.sfu.node.cpu) : '—'}</td><td>${s.sfu.workerCpuUsPerPacket.toFixed(1)}</td>
+<td>${s.receive.nacksSent} / ${s.receive.plisSent}</td><td>${pct(busiest(s))}</td><td>${s.sfu.node ? pct(s.sfu.node.cpu) : '—'}${s.sfu.others ? ` (${pct(s.sfu.others.cpu)})` : ''}</td><td>${s.sfu.workerCpuUsPerPacket.toFixed(1)}</td>
 <td>${kb(s.sfu.workerRssPerConsumer)} · ${s.sfu.nodeRssPerConsumer === undefined ? '—' : kb(s.sfu.nodeRssPerConsumer)}</td>
-<td>${pct(s.generator.cpu)}${s.generatorLimits.length ? ` <span class="warn" title="${esc(s.generatorLimits.join('; '))}">generator-bound</span>` : ''}</td><td>${verdict}</td></tr>`;
+<td>${pct(s.generator.cpu)}${s.generatorLimits.length ? ` <span class="warn" title="${esc(s.generatorLimits.join('; '))}">generator-bound</span>` : ''}</td>
+<td>${s.foreignCpu.measuring.toFixed(2)} · ${s.foreignCpu.joining.toFixed(2)}</td><td>${verdict}</td></tr>`;
     }),
   );
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -141,7 +150,7 @@ function loadCharts(result: LoadTestResult, platform?: TargetRun, baseline?: Tar
   const series = (pick: (stage: StageResult) => number): Series[] =>
     [platform, baseline]
       .filter((run): run is TargetRun => run !== undefined)
-      .map((run) => ({ name: run.label === 'platform' ? 'Concord' : 'bare mediasoup', color: COLORS[run.label], dots: run.label === 'baseline', points: run.stages.map((s) => [s.consumers, pick(s)] as const) }));
+      .map((run) => ({ name: run.label === 'platform' ? 'Concord' : 'bare mediasoup', color: COLORS[run.label], points: run.stages.map((s) => [s.consumers, pick(s)] as const) }));
   const { thresholds } = result;
   return [
     lineChart({ title: 'Worker CPU', xLabel: 'consumers', yLabel: '% of a core', series: series((s) => busiest(s) * 100), limits: [{ y: thresholds.maxWorkerCpu * 100, label: 'limit' }], yMin: 10 }),

@@ -7,8 +7,6 @@ export interface Series {
   name: string;
   color: string;
   points: readonly (readonly [number, number])[];
-  /** Draw markers only (e.g. a single baseline measurement). */
-  dots?: boolean;
 }
 
 export interface ChartSpec {
@@ -68,8 +66,8 @@ export function lineChart(spec: ChartSpec): string {
   }
   spec.series.forEach((series, index) => {
     const path = series.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-    if (!series.dots && series.points.length > 1) parts.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
-    if (series.dots || series.points.length <= 30) {
+    if (series.points.length > 1) parts.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
+    if (series.points.length <= 30) {
       for (const [x, y] of series.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${series.color}"/>`);
     }
     const legendX = PAD.left + 8 + index * 150;

@@ -15,6 +15,8 @@ const WORKER_COMMAND = 'mediasoup-worke';
 export interface SfuProcesses {
   nodePid: number | undefined;
   workerPids: number[];
+  /** The platform's other processes (the launcher, the embedded database): their cost, apart. */
+  otherPids: number[];
 }
 
 /** The platform under test: where to reach it and how to find its processes. */
@@ -28,11 +30,12 @@ export interface Target {
 }
 
 function sfuProcessesBelow(rootPid: number | undefined): SfuProcesses {
-  if (rootPid === undefined) return { nodePid: undefined, workerPids: [] };
-  const workerPids = [rootPid, ...descendantsOf(rootPid)].filter((pid) => commandName(pid) === WORKER_COMMAND);
+  if (rootPid === undefined) return { nodePid: undefined, workerPids: [], otherPids: [] };
+  const all = [rootPid, ...descendantsOf(rootPid)];
+  const workerPids = all.filter((pid) => commandName(pid) === WORKER_COMMAND);
   // The workers' parent is the SFU node's process (in the standalone launcher, API and signaling too).
   const nodePid = workerPids.length > 0 ? parentPid(workerPids[0]!) : rootPid;
-  return { nodePid, workerPids };
+  return { nodePid, workerPids, otherPids: all.filter((pid) => pid !== nodePid && !workerPids.includes(pid)) };
 }
 
 /**

@@ -44,6 +44,16 @@ export function parentPid(pid: number): number | undefined {
   return parent === undefined ? undefined : Number(parent);
 }
 
+/**
+ * CPU time the whole machine spent running tasks (user, nice, system, and time stolen by the
+ * hypervisor), from /proc/stat; interrupt time is left out, as on loopback it is our own traffic.
+ */
+export function machineBusyMs(): number {
+  const fields = (read('/proc/stat') ?? '').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fields;
+  return ((user + nice + system + steal) * 1000) / CLOCK_TICKS;
+}
+
 /** Resident set size in bytes (statm's second field). */
 export function residentBytes(pid: number): number | undefined {
   const statm = read(`/proc/${pid}/statm`);
