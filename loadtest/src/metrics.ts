@@ -51,7 +51,8 @@ export interface LoadSnapshot {
   machineBusyMs: number;
 }
 
-export function snapshot(participants: readonly Participant[], processes: SfuProcesses, at = performance.now()): LoadSnapshot {
+/** `helperPids`: processes of the test itself besides this one (browsers), so their CPU is not taken for others' load. */
+export function snapshot(participants: readonly Participant[], processes: SfuProcesses, helperPids: readonly number[] = [], at = performance.now()): LoadSnapshot {
   const tracks = new Map<IncomingTrack, IncomingCounters>();
   const published: PublisherCounters = { packetsSent: 0, bytesSent: 0, nacksReceived: 0, packetsRetransmitted: 0, keyframeRequests: 0 };
   const srtp = { verified: 0, failures: 0 };
@@ -66,7 +67,7 @@ export function snapshot(participants: readonly Participant[], processes: SfuPro
     }
   }
   const cpuMs = new Map<number, number>();
-  for (const pid of [processes.nodePid, ...processes.workerPids, ...processes.otherPids]) {
+  for (const pid of [processes.nodePid, ...processes.workerPids, ...processes.otherPids, ...helperPids]) {
     const used = pid === undefined ? undefined : cpuTimeMs(pid);
     if (pid !== undefined && used !== undefined) cpuMs.set(pid, used);
   }

@@ -49,6 +49,8 @@ Other:
   --browsers N     headless Chromium participants in the first room (first decoded frame)
   --verify-every N decrypt and authenticate every Nth received packet (default 100; 1 = all)
   --out DIR        where result.json and report.html go (default loadtest/results/<time>)
+
+Exit status: 0 done, 2 a fixed run broke a threshold, 1 the run failed. See docs/loadtest.md.
 `;
 
 export function parseOptions(argv: string[]): RunOptions | 'help' {

@@ -82,7 +82,7 @@ export class LoadDriver {
     this.#rooms += count;
     this.#stageNewcomers = [];
     this.#stageBrowsers = 0;
-    const rampStart = snapshot(this.participants, this.#options.processes());
+    const rampStart = this.#snapshot();
     this.#stageStart = rampStart;
     this.#eventLoop.reset();
     const intervalMs = 1000 / scenario.rampPerSecond;
@@ -101,7 +101,7 @@ export class LoadDriver {
       starts.push(withTimeout(participant.start(), JOIN_TIMEOUT_MS, () => participant.fail(`not joined within ${JOIN_TIMEOUT_MS / 1000} s (stuck at ${participant.step})`)));
     }
     await Promise.all(starts);
-    const rampEnd = snapshot(this.participants, this.#options.processes());
+    const rampEnd = this.#snapshot();
     this.#ramp = {
       cpu: (rampEnd.generatorCpuMs - rampStart.generatorCpuMs) / Math.max(1, rampEnd.at - rampStart.at),
       eventLoopP99Ms: this.#eventLoop.percentile(99) / 1e6,
@@ -113,12 +113,11 @@ export class LoadDriver {
 
   /** Holds the current load for `seconds` and reports it. */
   async measure(seconds: number): Promise<StageResult> {
-    const processes = this.#options.processes();
-    const before = snapshot(this.participants, processes);
+    const before = this.#snapshot();
     const browsersBefore = await this.#browserStats();
     this.#eventLoop.reset();
     await sleep(seconds * 1000);
-    const after = snapshot(this.participants, this.#options.processes());
+    const after = this.#snapshot();
     const browsersAfter = await this.#browserStats();
     return stageResult({
       browsers: { timelines: this.browsers.map((browser) => browser.timeline), before: browsersBefore, after: browsersAfter, newcomers: this.#stageBrowsers },
@@ -162,12 +161,16 @@ export class LoadDriver {
     this.#stageBrowsers = this.browsers.length;
   }
 
+  #snapshot(): LoadSnapshot {
+    return snapshot(this.participants, this.#options.processes(), this.browsers.flatMap((browser) => browser.pids()));
+  }
+
   #browserStats(): Promise<(RecvStats | null)[]> {
     return Promise.all(this.browsers.map((browser) => browser.stats().catch(() => null)));
   }
 
   #sample(): void {
-    const next = snapshot(this.participants, this.#options.processes());
+    const next = this.#snapshot();
     const line = sample(this.#last, next, this.participants, this.#startedAt);
     this.#last = next;
     this.samples.push(line);

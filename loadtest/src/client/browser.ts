@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { BrowserEntry } from '../setup';
+import { descendantsOf } from '../target/proc';
 
 /**
  * A fully realistic participant: headless Chromium running the web app with a fake camera and
@@ -90,6 +91,12 @@ export class BrowserParticipant {
     } catch (error) {
       this.timeline.error = error instanceof Error ? error.message : String(error);
     }
+  }
+
+  /** Chromium's processes (browser, renderers, GPU, network…), for the CPU they take from the machine. */
+  pids(): number[] {
+    const pid = this.#browser.process()?.pid;
+    return pid === undefined ? [] : [pid, ...descendantsOf(pid)];
   }
 
   /** The call's receive counters, or null when no call is live. */

@@ -65,7 +65,7 @@ export function lineChart(spec: ChartSpec): string {
     parts.push(`<text x="${WIDTH - PAD.right - 4}" y="${sy(limit.y) - 4}" class="limit-label" text-anchor="end">${escapeXml(limit.label)}</text>`);
   }
   spec.series.forEach((series, index) => {
-    const path = series.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+    const path = series.points.map(([x, y]) => `${Math.round(sx(x))},${Math.round(sy(y))}`).join(' ');
     if (series.points.length > 1) parts.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
     if (series.points.length <= 30) {
       for (const [x, y] of series.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${series.color}"/>`);
