@@ -1,6 +1,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded';
 import { isForeignKeyViolation } from './errors';
 import { uuidv7 } from './ids';
@@ -69,4 +71,60 @@ it('runs the same pg code on embedded PGlite, and keeps the data across restarts
   expect(await second.db.one('SELECT username FROM users WHERE lower(username) = lower($1)', ['ALICE'])).toEqual({ username: 'alice' });
   expect(await second.db.one<{ n: number }>('SELECT count(*) AS n FROM schema_migrations')).toEqual({ n: (await loadMigrations()).length });
   await second.close();
+});
+
+// PGlite has one session for all connections: each must have it alone for a whole query or transaction.
+it('gives each connection the one PGlite session alone for a whole query or transaction', async () => {
+  const embedded = await startEmbeddedPostgres(path.join(dataDir, 'sessions'));
+  const clients: pg.Client[] = [];
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: embedded.url });
+    await client.connect();
+    clients.push(client);
+    return client;
+  };
+  try {
+    const [writer, reader, third] = [await connect(), await connect(), await connect()];
+    await writer.query('CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)');
+
+    // A transaction's uncommitted rows are invisible to the others, who wait for it rather than run inside it.
+    await writer.query('BEGIN');
+    await writer.query('INSERT INTO notes VALUES ($1, $2)', [1, 'uncommitted']);
+    let readerDone = false;
+    const read = reader.query<{ n: number }>('SELECT count(*)::int AS n FROM notes WHERE id = $1', [1]).then((result) => {
+      readerDone = true;
+      return result.rows[0]!.n;
+    });
+    await sleep(200);
+    expect(readerDone).toBe(false);
+    await writer.query('ROLLBACK');
+    expect(await read).toBe(0);
+
+    // Extended-protocol queries of many connections at once each get their own rows.
+    await writer.query('INSERT INTO notes SELECT i, $1 || i FROM generate_series(1, 200) AS i', ['note ']);
+    const pool = new pg.Pool({ connectionString: embedded.url, max: 8 });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 150 }, (_, i) => {
+          const id = 1 + ((i * 37) % 200);
+          return pool.query<{ id: number; body: string }>('SELECT id, body FROM notes WHERE id = $1 AND body = $2', [id, `note ${id}`]).then((result) => [id, result.rows]);
+        }),
+      );
+      for (const [id, rows] of answers) expect(rows).toEqual([{ id, body: `note ${id}` }]);
+    } finally {
+      await pool.end();
+    }
+
+    // A connection that dies inside a transaction has it rolled back, and the next one starts clean.
+    third.on('error', () => undefined);
+    await third.query('BEGIN');
+    await third.query('DELETE FROM notes');
+    const waiting = reader.query<{ n: number }>('SELECT count(*)::int AS n FROM notes');
+    (third as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    expect((await waiting).rows[0]!.n).toBe(200);
+    expect((await reader.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  } finally {
+    for (const client of clients) await client.end().catch(() => undefined);
+    await embedded.close();
+  }
 });

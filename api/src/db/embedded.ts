@@ -12,9 +12,9 @@ export interface EmbeddedPostgres {
 
 export interface EmbeddedPostgresOptions {
   /**
-   * Default 20. Concurrent client connections the socket server accepts; keep it above the pool
-   * size. PGlite runs one statement at a time whatever this is, and while one connection is in a
-   * transaction the others' statements wait for it to end.
+   * Default 20. Concurrent client connections the server accepts; keep it above the pool size.
+   * PGlite has one session: each connection has it alone for a whole query or transaction while
+   * the others wait their turn (see ./pglite-session-server.cjs).
    */
   maxConnections?: number;
 }
@@ -89,8 +89,8 @@ type ServerMessage = { type: 'ready'; port: number } | { type: 'failed'; message
 
 /**
  * PostgreSQL without a server to install: PGlite (Postgres compiled to WASM) with its data in
- * `<dataDir>/pglite`, served on an ephemeral 127.0.0.1 port by pglite-socket so the API uses the
- * same `pg` code as with a real server. The first start creates the cluster (several seconds);
+ * `<dataDir>/pglite`, served on an ephemeral 127.0.0.1 port by ./pglite-session-server.cjs so the API
+ * uses the same `pg` code as with a real server. The first start creates the cluster (several seconds);
  * later starts reopen it.
  *
  * PGlite runs in a child process (./pglite-server.cjs): its ~700 MB stay out of the API's heap

@@ -1,7 +1,8 @@
 'use strict';
 /**
  * The child process of startEmbeddedPostgres (./embedded.ts): PGlite with its data in the
- * directory given as the first argument, served by pglite-socket on an ephemeral 127.0.0.1 port.
+ * directory given as the first argument, served on an ephemeral 127.0.0.1 port by
+ * ./pglite-session-server.cjs, which lends PGlite's one session to one connection at a time.
  * Plain CommonJS so that plain `node` runs it, whatever runs the parent (tsx, ts-jest, compiled).
  *
  * Messages: to the parent { type: 'ready', port } or { type: 'failed', message }; from the
@@ -10,7 +11,7 @@
  * parent closes us after its own requests are done.
  */
 const { PGlite } = require('@electric-sql/pglite');
-const { PGLiteSocketServer } = require('@electric-sql/pglite-socket');
+const { serveSession } = require('./pglite-session-server.cjs');
 
 const [dataDir, maxConnections] = process.argv.slice(2);
 let db;
@@ -20,9 +21,8 @@ let closing;
 function close(code) {
   closing ??= (async () => {
     try {
+      // Ends every connection; those cut mid-transaction roll back first.
       await server?.stop();
-      // stop() detaches connections without waiting; let their rollbacks run first.
-      await new Promise((resolve) => setImmediate(resolve));
       if (db && !db.closed) await db.close();
     } catch (error) {
       process.stderr.write(`pglite close failed: ${error?.stack ?? error}\n`);
@@ -43,9 +43,8 @@ process.on('SIGINT', () => undefined);
 (async () => {
   try {
     db = await PGlite.create({ dataDir });
-    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: Number(maxConnections) || 20 });
-    await server.start();
-    process.send?.({ type: 'ready', port: Number(server.getServerConn().split(':').pop()) });
+    server = await serveSession(db, { host: '127.0.0.1', port: 0, maxConnections: Number(maxConnections) || 20 });
+    process.send?.({ type: 'ready', port: server.port });
   } catch (error) {
     process.send?.({ type: 'failed', message: String(error?.stack ?? error) }, () => void close(1));
   }

@@ -82,7 +82,7 @@ describe('invites', () => {
     expectStatus(await t.call('POST', `/api/invites/${invite.code}/accept`, { token: bob.token }), 200);
     const [dave, erin] = await Promise.all([t.signUp('dave'), t.signUp('erin')]);
     // Both UPDATEs of the invite are held until both are queued, then released together.
-    const replies = await raceInserts(t.database.url, 'invites', 2, () =>
+    const replies = await raceInserts(t.database!.url, 'invites', 2, () =>
       Promise.all([dave, erin].map((user) => t.call('POST', `/api/invites/${invite.code}/accept`, { token: user.token }))),
     );
     expect(replies.map((r) => r.status).sort()).toEqual([200, 404]);
@@ -93,7 +93,7 @@ describe('invites', () => {
 });
 
 async function expire(code: string): Promise<void> {
-  const client = new pg.Client({ connectionString: t.database.url });
+  const client = new pg.Client({ connectionString: t.database!.url });
   await client.connect();
   try {
     await client.query("UPDATE invites SET expires_at = now() - interval '1 second' WHERE code = $1", [code]);

@@ -165,7 +165,7 @@ describe('cache invalidation', () => {
 
   test('two API instances sharing Redis: a write on one is seen at once by the other', async () => {
     const sameKey = t.api.keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const second = await startGuildApi({ database: t.database, keyPrefix: t.keyPrefix, env: { API_PRIVATE_KEY_PEM: sameKey } });
+    const second = await startGuildApi({ database: t.database!, keyPrefix: t.keyPrefix, env: { API_PRIVATE_KEY_PEM: sameKey } });
     try {
       const server = await createServer(t, alice, [bob]);
       const secret = expectStatus(await t.call('POST', `/api/servers/${server.id}/channels`, { token: alice.token, json: { name: 'secret' } }), 201);

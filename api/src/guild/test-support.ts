@@ -76,7 +76,8 @@ export interface TestUser {
 export interface GuildTestApi {
   url: string;
   api: RunningApi;
-  database: TestDatabase;
+  /** The throwaway PostgreSQL database; none when the API runs on embedded PGlite. */
+  database?: TestDatabase;
   publisher: RecordingPublisher;
   /** The Redis key prefix of this instance's cache. */
   keyPrefix: string;
@@ -91,6 +92,8 @@ export interface GuildTestOptions {
   env?: Record<string, string>;
   /** Share another instance's database (a second API instance). */
   database?: TestDatabase;
+  /** Run on embedded PGlite in the data directory (what `npm start` does) instead of PostgreSQL. */
+  embedded?: boolean;
   keyPrefix?: string;
   presence?: PresenceReader;
 }
@@ -99,14 +102,14 @@ let userCounter = 0;
 
 /** A running API with a database of its own (unless given one); close() drops it again. */
 export async function startGuildApi(options: GuildTestOptions = {}): Promise<GuildTestApi> {
-  const ownsDatabase = !options.database;
-  const database = options.database ?? (await createTestDatabase());
+  const ownsDatabase = !options.database && !options.embedded;
+  const database = options.embedded ? undefined : (options.database ?? (await createTestDatabase()));
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-guild-'));
   const keyPrefix = options.keyPrefix ?? `concord-test:${randomBytes(6).toString('hex')}:`;
   const publisher = new RecordingPublisher();
   const config = loadConfig({
     CONCORD_DATA_DIR: dataDir,
-    DATABASE_URL: database.url,
+    ...(database && { DATABASE_URL: database.url }),
     API_HOST: '127.0.0.1',
     API_PORT: '0',
     AUTH_RATE_LIMIT: '100000',
@@ -153,7 +156,7 @@ export async function startGuildApi(options: GuildTestOptions = {}): Promise<Gui
   const close = () =>
     (closing ??= (async () => {
       await api.close();
-      if (ownsDatabase) await database.drop();
+      if (ownsDatabase) await database?.drop();
       await rm(dataDir, { recursive: true, force: true });
       if (options.redis !== false) await deleteKeys(keyPrefix);
     })());
