@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     people.push(person);
     const { page } = person;
     await page.goto(platform.url);
-    await page.evaluate((stored) => localStorage.setItem('concord.session', stored), JSON.stringify({ session, provider: 'local' }));
+    await page.evaluate(`localStorage.setItem('concord.session', ${JSON.stringify(JSON.stringify({ session, provider: 'local' }))})`);
     const cdp = await page.createCDPSession();
 
     const first = `${platform.url}/channels/${server.id}/${channels[0]}`;
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       '',
       `- *Load to interactive*: from navigation start to the composer being enabled with the channel's latest message on screen (the page; its scripts and styles, ${Math.round(assets / 1024)} kB as served uncompressed by the one-process launcher, content-hashed and cached for a year; the sign-in check, servers, channels, roles, members and the latest ${MESSAGES} messages).`,
       '- *Channel switch*: from the click on a channel in the sidebar to its latest message on screen (next animation frame). A first visit fetches the history; a return visit shows what the client holds while it stays live.',
-      '- Loopback network: no latency or bandwidth limit. On a real network add the round trips: about 5 in a row on load (the page, its scripts, the app's chunk, then servers, channels, roles and members together, then the messages) and 1 on a first visit.',
+      "- Loopback network: no latency or bandwidth limit. On a real network add the round trips: about 5 in a row on load (the page, its scripts, the app's chunk, then servers, channels, roles and members together, then the messages) and 1 on a first visit.",
       '',
     ].join('\n');
     console.log(section);

@@ -40,11 +40,8 @@ async function main(): Promise<void> {
     await signUp(alice, platform.url, 'Alice Martin');
     await signUp(bob, platform.url, 'Bob Chen');
     await signUp(carol, platform.url, 'Carol Diaz');
-    const token = await alice.page.evaluate(() => JSON.parse(localStorage.getItem('concord.session') ?? '{}').session.token as string);
-    const tokens = {
-      bob: await bob.page.evaluate(() => JSON.parse(localStorage.getItem('concord.session') ?? '{}').session.token as string),
-      carol: await carol.page.evaluate(() => JSON.parse(localStorage.getItem('concord.session') ?? '{}').session.token as string),
-    };
+    const token = await sessionToken(alice.page);
+    const tokens = { bob: await sessionToken(bob.page), carol: await sessionToken(carol.page) };
     const api = apiOf(platform);
     const server = await api<{ id: string }>('POST', '/servers', token, { name: 'Northwind Studio' });
     const channels = await api<{ id: string; name: string; kind: string }[]>('GET', `/servers/${server.id}/channels`, token);
@@ -150,6 +147,11 @@ function apiOf(platform: Platform) {
     if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
     return (response.status === 204 ? undefined : await response.json()) as T;
   };
+}
+
+/** The signed-in session's token, as the web client keeps it (read as text: the server tsconfig has no DOM lib). */
+async function sessionToken(page: Page): Promise<string> {
+  return (await page.evaluate("JSON.parse(localStorage.getItem('concord.session') ?? '{}').session.token")) as string;
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
