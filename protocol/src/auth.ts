@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DisplayName } from './servers';
 import { RoomId, VoicePermissions } from './voice';
 
 /** Local sign-in (the embedded default; Firebase ID tokens slot in beside it). */
@@ -11,7 +12,7 @@ export const UserName = z
 export const LocalSignUpRequest = z.object({
   username: UserName,
   password: z.string().min(8).max(256),
-  displayName: z.string().trim().min(1).max(64).optional(),
+  displayName: DisplayName.optional(),
 }).strict();
 export type LocalSignUpRequest = z.infer<typeof LocalSignUpRequest>;
 

@@ -8,3 +8,4 @@ export * from './realtime';
 export * from './permissions';
 export * from './messages';
 export * from './servers';
+export * from './text';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { multiLineText, opaqueToken } from './text';
 
 /**
  * Text chat: messages of a channel, reactions and typing, as the API's REST routes take and return
@@ -44,28 +45,10 @@ export function mentionedUserIds(content: string): string[] {
 
 export const mentionsEveryone = (content: string): boolean => EVERYONE_MENTION.test(content);
 
-const codePoints = (text: string): number => {
-  let count = 0;
-  for (const _ of text) count += 1;
-  return count;
-};
+/** A message's text: 1..4000 characters, not only white space; line breaks allowed (see ./text). */
+export const MessageContent = multiLineText(1, MAX_MESSAGE_LENGTH, { trim: false });
 
-/** PostgreSQL text cannot hold NUL; other control characters are allowed (tabs, newlines). */
-const hasNul = (text: string): boolean => text.includes('\u0000');
-
-/** A message's text: 1..4000 characters, not only white space. */
-export const MessageContent = z
-  .string()
-  .refine((text) => text.trim().length > 0, 'must not be empty')
-  .refine((text) => codePoints(text) <= MAX_MESSAGE_LENGTH, `must be at most ${MAX_MESSAGE_LENGTH} characters`)
-  .refine((text) => !hasNul(text), 'must not contain NUL characters')
-  .meta({ description: `1..${MAX_MESSAGE_LENGTH} characters (code points), not only white space, no NUL` });
-
-export const MessageNonce = z
-  .string()
-  .min(1)
-  .max(MAX_MESSAGE_NONCE_LENGTH)
-  .refine((text) => !hasNul(text), 'must not contain NUL characters');
+export const MessageNonce = opaqueToken(MAX_MESSAGE_NONCE_LENGTH);
 
 const CUSTOM_EMOJI = /^:[A-Za-z0-9_]{2,32}:$/;
 /** Something that makes a grapheme an emoji: a pictograph, a flag's regional indicators or a keycap. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PermissionBits, PermissionOverwrite } from './permissions';
 import type { PresenceStatus } from './realtime';
+import { multiLineText, singleLineText } from './text';
 
 /**
  * Servers ("guilds"), their channels, roles, members, invites and bans as the REST API and its
@@ -12,19 +13,12 @@ export const Uuid = z.uuid();
 /** ISO 8601, e.g. 2025-01-31T12:00:00.000Z. */
 const Time = z.string();
 
-const HttpUrl = z.url({ protocol: /^https?$/ }).max(2048);
-/** One line of visible text: no control characters (newlines included). */
-const Line = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .min(min)
-    .max(max)
-    .regex(/^[^\p{Cc}]*$/u, 'no control characters');
+/** Checked as one line of text first (no NUL or bidi controls slip through z.url, which keeps the input as given). */
+const HttpUrl = singleLineText(1, 2048).pipe(z.url({ protocol: /^https?$/ }));
 
 // ---- users ----
 
-export const DisplayName = Line(1, 64);
+export const DisplayName = singleLineText(1, 64);
 
 export const UserProfile = z.object({
   id: z.string(),
@@ -43,7 +37,7 @@ export type UpdateProfileRequest = z.infer<typeof UpdateProfileRequest>;
 
 // ---- servers ----
 
-export const ServerName = Line(1, 100);
+export const ServerName = singleLineText(1, 100);
 
 export const Server = z.object({
   id: z.string(),
@@ -72,8 +66,8 @@ export type UpdateServerRequest = z.infer<typeof UpdateServerRequest>;
 export const ChannelKind = z.enum(['text', 'voice', 'category']);
 export type ChannelKind = z.infer<typeof ChannelKind>;
 
-export const ChannelName = Line(1, 100);
-const Topic = z.string().trim().max(1024);
+export const ChannelName = singleLineText(1, 100);
+const Topic = multiLineText(0, 1024, { trim: true });
 const Position = z.number().int().min(0).max(1_000_000);
 
 export const Channel = z.object({
@@ -121,7 +115,7 @@ export type ReorderChannelsRequest = z.infer<typeof ReorderChannelsRequest>;
 
 // ---- roles ----
 
-export const RoleName = Line(1, 100);
+export const RoleName = singleLineText(1, 100);
 const Colour = z.number().int().min(0).max(0xffffff);
 
 export const Role = z.object({
@@ -202,7 +196,7 @@ export type ListMembersQuery = z.input<typeof ListMembersQuery>;
 export const Ban = z.object({ serverId: z.string(), user: UserProfile, reason: z.string().nullable(), bannedBy: z.string().nullable(), createdAt: Time });
 export type Ban = z.infer<typeof Ban>;
 
-export const BanRequest = z.object({ reason: z.string().trim().max(512).optional() }).strict();
+export const BanRequest = z.object({ reason: singleLineText(0, 512).optional() }).strict();
 export type BanRequest = z.infer<typeof BanRequest>;
 
 // ---- invites ----

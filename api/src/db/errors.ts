@@ -87,14 +87,25 @@ export const isForeignKeyViolation = (error: unknown, constraint?: string): bool
 export const isCheckViolation = (error: unknown, constraint?: string): boolean => violates(error, '23514', constraint);
 
 /**
- * Connection problems → UNAVAILABLE, timeouts → TIMEOUT (both keep the original as `cause` for
- * logs); anything else is returned unchanged.
+ * 22021 (a NUL or invalid UTF-8 byte) or 22P05 (no equivalent in the server's encoding): text the
+ * database cannot store. The request schemas refuse such text (protocol's text.ts); this is the
+ * backstop for a field that slipped through, so that it is the client's 400, never our 500.
+ */
+export function isUnstorableTextError(error: unknown): boolean {
+  const code = pgErrorCode(error);
+  return code === '22021' || code === '22P05';
+}
+
+/**
+ * Connection problems → UNAVAILABLE, timeouts → TIMEOUT, unstorable text → BAD_REQUEST (each
+ * keeps the original as `cause` for logs); anything else is returned unchanged.
  */
 export function toProtocolError(error: unknown): unknown {
   if (error instanceof ProtocolError) return error;
   let mapped: ProtocolError | undefined;
   if (isConnectionError(error)) mapped = new ProtocolError('UNAVAILABLE', 'database unavailable');
   else if (isTimeoutError(error)) mapped = new ProtocolError('TIMEOUT', 'database query timed out');
+  else if (isUnstorableTextError(error)) mapped = new ProtocolError('BAD_REQUEST', 'the text contains a character that cannot be stored');
   if (!mapped) return error;
   mapped.cause = error;
   return mapped;
