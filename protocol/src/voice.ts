@@ -25,12 +25,30 @@ export const SOURCE_KIND: Record<ProducerSource, MediaKind> = {
 export const VoicePermissions = z.object({ speak: z.boolean(), video: z.boolean(), screen: z.boolean() });
 export type VoicePermissions = z.infer<typeof VoicePermissions>;
 
-export const SOURCE_PERMISSION: Record<ProducerSource, keyof VoicePermissions> = {
-  mic: 'speak',
-  camera: 'video',
-  screen: 'screen',
-  'screen-audio': 'screen',
+/**
+ * Every permission producing a source needs. The SFU can tell audio from video but not a camera
+ * from a screen, so what is sent decides first (audio needs `speak`, video needs `video`) and a
+ * screen label only adds `screen` (STREAM): a label can narrow what a permission allows, never
+ * widen it.
+ */
+export const SOURCE_PERMISSIONS: Record<ProducerSource, readonly (keyof VoicePermissions)[]> = {
+  mic: ['speak'],
+  camera: ['video'],
+  screen: ['video', 'screen'],
+  'screen-audio': ['speak', 'screen'],
 };
+
+/** The permissions `source` needs that `permissions` lacks: none when it may be produced. */
+export const missingPermissions = (permissions: VoicePermissions, source: ProducerSource): (keyof VoicePermissions)[] =>
+  SOURCE_PERMISSIONS[source].filter((permission) => !permissions[permission]);
+
+export const mayProduce = (permissions: VoicePermissions, source: ProducerSource): boolean => missingPermissions(permissions, source).length === 0;
+
+/**
+ * A source that goes only alongside another live producer of the same peer, and is closed with it:
+ * screen audio is the sound of a screen share, never a microphone by another name.
+ */
+export const SOURCE_COMPANION: Partial<Record<ProducerSource, ProducerSource>> = { 'screen-audio': 'screen' };
 
 export const RoomId = z
   .string()
@@ -84,7 +102,16 @@ export const roomRequests = {
   'voice:produce': {
     request: z
       .object({ transportId: EntityId, kind: MediaKind, source: ProducerSource, rtpParameters: RtpParameters, paused: z.boolean().optional() })
-      .strict(),
+      .strict()
+      .superRefine(({ kind, source, rtpParameters }, context) => {
+        // What is declared must be what is sent: the kind decides the permission (SOURCE_PERMISSIONS).
+        if (SOURCE_KIND[source] !== kind) context.addIssue({ code: 'custom', path: ['kind'], message: `a ${source} producer carries ${SOURCE_KIND[source]}, not ${kind}` });
+        rtpParameters.codecs.forEach(({ mimeType }, index) => {
+          if (!mimeType.toLowerCase().startsWith(`${kind}/`)) {
+            context.addIssue({ code: 'custom', path: ['rtpParameters', 'codecs', index, 'mimeType'], message: `${mimeType} is not a codec for ${kind}` });
+          }
+        });
+      }),
     response: z.object({ producerId: EntityId }),
   },
   'voice:pauseProducer': { request: ProducerRef, response: Empty },
@@ -121,6 +148,13 @@ export type NewConsumer = z.infer<typeof NewConsumer>;
 /** `voice:roomClosed` reason when the same user joined the room from another tab or device: final, no rejoin. */
 export const DISPLACED_REASON = 'joined from another session';
 
+/**
+ * Why a user was taken out of a voice room by the server: they may no longer be there. Final: the
+ * client leaves the call and shows why, instead of rejoining.
+ */
+export const VoiceRemovedReason = z.enum(['kicked', 'banned', 'left-server', 'access-revoked', 'channel-deleted', 'server-deleted']);
+export type VoiceRemovedReason = z.infer<typeof VoiceRemovedReason>;
+
 /** Server → client events. */
 export const voiceEvents = {
   'voice:peerJoined': z.object({ peer: PeerInfo }),
@@ -143,6 +177,8 @@ export const voiceEvents = {
   'voice:speaking': z.object({ peerIds: z.array(EntityId) }),
   /** The room is gone (its worker or node died, or it was closed); clients rejoin to get a new one. */
   'voice:roomClosed': z.object({ roomId: RoomId, reason: z.string() }),
+  /** This peer was taken out of the room (see VoiceRemovedReason); the last event of the room it gets. */
+  'voice:removed': z.object({ roomId: RoomId, reason: VoiceRemovedReason }),
   /** A message that could not be answered through an ack (none was given). */
   'protocol:error': z.object({ event: z.string(), code: z.string(), message: z.string() }),
 } as const;

@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import {
+  missingPermissions,
   ProtocolError,
-  SOURCE_KIND,
-  SOURCE_PERMISSION,
+  SOURCE_COMPANION,
   type DtlsParameters,
   type IceParameters,
   type PeerInfo,
@@ -163,8 +163,9 @@ export class Peer extends EventEmitter<PeerEvents> {
   async produce({ transportId, kind, source, rtpParameters, paused }: VoiceRequest<'voice:produce'>): Promise<Producer> {
     const transport = this.#transport(transportId);
     if (transport.appData.direction !== 'send') throw new ProtocolError('OUT_OF_ORDER', 'produce on the send transport');
-    if (SOURCE_KIND[source] !== kind) throw new ProtocolError('BAD_REQUEST', `a ${source} producer carries ${SOURCE_KIND[source]}, not ${kind}`);
-    if (!this.#permitted(source)) throw forbidden(source);
+    // The request schema has made sure that kind, source and codecs agree.
+    const refused = this.#refusal(source);
+    if (refused) throw refused;
     if (this.#producingSources.has(source) || this.producers.some((producer) => producer.appData.source === source)) {
       throw new ProtocolError('OUT_OF_ORDER', `a ${source} producer exists already; close it first`);
     }
@@ -178,20 +179,26 @@ export class Peer extends EventEmitter<PeerEvents> {
     } finally {
       this.#producingSources.delete(source);
     }
-    // While mediasoup worked, the peer may have left or changed hands, replaced the transport or lost the permission.
+    // While mediasoup worked, the peer may have left or changed hands, replaced the transport, lost
+    // the permission or closed the producer this one goes with.
     const refusal = !this.#holds(sessionId)
       ? notInRoom()
       : transport.closed
         ? new ProtocolError('NOT_FOUND', `transport ${transportId} closed meanwhile`)
-        : this.#permitted(source)
-          ? undefined
-          : forbidden(source);
+        : this.#refusal(source);
     if (refusal) {
       producer.close();
       throw refusal;
     }
     this.#producers.set(producer.id, producer);
-    producer.observer.once('close', () => this.#producers.delete(producer.id));
+    producer.observer.once('close', () => {
+      this.#producers.delete(producer.id);
+      // A closing transport takes its companions along by itself, and tells no one.
+      if (transport.closed) return;
+      for (const companion of this.producers) {
+        if (SOURCE_COMPANION[companion.appData.source] === source) this.#closeProducer(companion, `the ${source} it goes with closed`);
+      }
+    });
     return producer;
   }
 
@@ -248,19 +255,19 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   /**
-   * Replaces the peer's permissions; producers no longer allowed are closed (their consumers'
-   * peers hear of it through mediasoup). Returns the ids of the closed producers.
+   * Replaces the peer's permissions; producers no longer allowed are closed, and their companions
+   * with them (their consumers' peers hear of it through mediasoup). Returns the ids of the closed
+   * producers.
    */
   setPermissions(permissions: VoicePermissions): string[] {
     const changed = (Object.keys(permissions) as (keyof VoicePermissions)[]).some((key) => permissions[key] !== this.#permissions[key]);
     this.#permissions = permissions;
-    const revoked = this.producers.filter((producer) => !this.#permitted(producer.appData.source));
-    for (const producer of revoked) {
-      producer.close();
-      this.#options.send('voice:producerClosed', { producerId: producer.id, reason: 'permission revoked' });
+    const producers = this.producers;
+    for (const producer of producers) {
+      if (missingPermissions(permissions, producer.appData.source).length > 0) this.#closeProducer(producer, 'permission revoked');
     }
     if (changed) this.#options.send('voice:permissionsChanged', { permissions });
-    return revoked.map((producer) => producer.id);
+    return producers.filter((producer) => producer.closed).map((producer) => producer.id);
   }
 
   /** The socket dropped: release all media now, keep the identity for `graceMs`. */
@@ -335,8 +342,22 @@ export class Peer extends EventEmitter<PeerEvents> {
     });
   }
 
-  #permitted(source: ProducerSource): boolean {
-    return this.#permissions[SOURCE_PERMISSION[source]];
+  /** Why this peer may not produce `source` now, if it may not. */
+  #refusal(source: ProducerSource): ProtocolError | undefined {
+    const missing = missingPermissions(this.#permissions, source);
+    if (missing.length > 0) return new ProtocolError('FORBIDDEN', `producing ${source} needs the ${missing.join(' and ')} permission`);
+    const companion = SOURCE_COMPANION[source];
+    if (companion && !this.producers.some((producer) => producer.appData.source === companion)) {
+      return new ProtocolError('OUT_OF_ORDER', `${source} goes only with a live ${companion} producer of the same peer; produce that first`);
+    }
+    return undefined;
+  }
+
+  /** Closes a producer the client did not close itself, and tells the client why. Idempotent. */
+  #closeProducer(producer: Producer, reason: string): void {
+    if (producer.closed) return;
+    producer.close();
+    this.#options.send('voice:producerClosed', { producerId: producer.id, reason });
   }
 
   #transport(transportId: string): Transport {
@@ -358,8 +379,6 @@ export class Peer extends EventEmitter<PeerEvents> {
 }
 
 const notInRoom = (): ProtocolError => new ProtocolError('NOT_IN_ROOM', 'the peer left the room');
-const forbidden = (source: ProducerSource): ProtocolError =>
-  new ProtocolError('FORBIDDEN', `producing ${source} needs the ${SOURCE_PERMISSION[source]} permission`);
 
 const producerInfo = (producer: Producer): ProducerInfo => ({
   producerId: producer.id,

@@ -202,10 +202,10 @@ describe('refusals', () => {
     expect(await request('a', 'voice:connectTransport', badFingerprint)).toBe('BAD_REQUEST');
     const unknownCodec = opusRtpParameters(++ssrcs);
     unknownCodec.codecs[0]!.mimeType = 'audio/nonsense';
-    await join(roomId, 'screen', { speak: false, video: false, screen: true });
-    const { transportId } = await createTransport(roomId, 'screen', 'send');
-    const data = { transportId, kind: 'audio', source: 'screen-audio', rtpParameters: unknownCodec };
-    expect(await request('screen', 'voice:produce', data)).toBe('BAD_REQUEST');
+    await join(roomId, 'codec', SPEAKER);
+    const { transportId } = await createTransport(roomId, 'codec', 'send');
+    const data = { transportId, kind: 'audio', source: 'mic', rtpParameters: unknownCodec };
+    expect(await request('codec', 'voice:produce', data)).toBe('BAD_REQUEST');
   });
 
   test('a valid connect and an ICE restart succeed', async () => {

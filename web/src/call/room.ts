@@ -1,4 +1,4 @@
-import { DISPLACED_REASON, ProducerSource, ProtocolError, SOURCE_PERMISSION } from '@concord/protocol';
+import { DISPLACED_REASON, mayProduce, ProducerSource, ProtocolError } from '@concord/protocol';
 import type { PeerInfo, VoicePermissions } from '@concord/protocol';
 import { TypedEmitter } from './emitter';
 import { RemoteParticipant } from './participant';
@@ -352,7 +352,7 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
   private async changeMedia(source: ProducerSource, change: () => void | Promise<void>): Promise<void> {
     if (this.left || !this.started) return;
     try {
-      if (!this.local.track(source) && !this.permissions[SOURCE_PERMISSION[source]]) {
+      if (!this.local.track(source) && !mayProduce(this.permissions, source)) {
         throw new ProtocolError('FORBIDDEN', `You are not allowed to ${FORBIDDEN_TO[source]} in this room.`);
       }
       await change();
@@ -365,7 +365,7 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
 
   private setPermissions(permissions: VoicePermissions): void {
     this.permissions = permissions;
-    for (const source of ProducerSource.options) if (!permissions[SOURCE_PERMISSION[source]]) this.local.stop(source);
+    for (const source of ProducerSource.options) if (!mayProduce(permissions, source)) this.local.stop(source);
     this.syncMedia().catch((error) => this.report(error));
   }
 

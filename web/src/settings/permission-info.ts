@@ -45,8 +45,8 @@ export const PERMISSION_GROUPS: { title: string; channel: boolean; permissions: 
     permissions: [
       { name: 'CONNECT', label: 'Connect', description: 'Join voice channels.' },
       { name: 'SPEAK', label: 'Speak', description: 'Talk in voice channels.' },
-      { name: 'VIDEO', label: 'Video', description: 'Turn on their camera.' },
-      { name: 'STREAM', label: 'Share screen', description: 'Share a screen, window or tab.' },
+      { name: 'VIDEO', label: 'Video', description: 'Send video: their camera, and their screen where they may also share it.' },
+      { name: 'STREAM', label: 'Share screen', description: 'Share a screen, window or tab (also needs Video; its sound also needs Speak).' },
       { name: 'MUTE_MEMBERS', label: 'Mute members', description: 'Mute others in voice channels.' },
       { name: 'DEAFEN_MEMBERS', label: 'Deafen members', description: 'Deafen others in voice channels.' },
       { name: 'MOVE_MEMBERS', label: 'Move members', description: 'Move others between voice channels.' },

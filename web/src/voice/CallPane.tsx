@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { CSSProperties, RefObject } from 'react';
-import { Permission } from '@concord/protocol';
+import { mayProduce, Permission } from '@concord/protocol';
 import type { ChannelView } from '@concord/protocol';
 import { useServices, useVoice } from '../app/context';
 import type { ParticipantView } from '../call/participant';
@@ -296,8 +296,8 @@ function Controls({ room, snapshot }: { room: CallRoom; snapshot: CallSnapshot }
         data-testid="toggle-screen"
         aria-pressed={media.screen}
         aria-label={media.screen ? 'Stop sharing your screen' : 'Share your screen'}
-        title={permissions.screen || media.screen ? (media.screen ? 'Stop sharing' : 'Share your screen') : 'You may not share your screen here'}
-        disabled={!idle || (!media.screen && !permissions.screen)}
+        title={mayProduce(permissions, 'screen') || media.screen ? (media.screen ? 'Stop sharing' : 'Share your screen') : 'You may not share your screen here'}
+        disabled={!idle || (!media.screen && !mayProduce(permissions, 'screen'))}
         onClick={run('screen', () => room.toggleScreen())}
       >
         <Screen />
