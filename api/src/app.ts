@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request } from 'express';
 import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import type { VoiceGrantIssuer } from './grants';
 import { guildRoutes, type PresenceReader } from './guild';
 import { errorMiddleware, HttpError } from './http-errors';
 import { RouteTable } from './http/route-table';
+import { API_CONTENT_SECURITY_POLICY, securityHeaders } from './http/security-headers';
 import type { AuthenticatedUser, IdentityProvider, SessionIssuer } from './identity';
 import { registerMessageRoutes } from './messages';
 import type { ApiMetrics } from './metrics';
@@ -57,16 +58,7 @@ export const ClientConfig = z.object({
 export type ClientConfig = z.infer<typeof ClientConfig>;
 
 /** The API serves JSON only, so nothing it returns should be framed, sniffed, cached or run as a page. */
-const securityHeaders: RequestHandler = (_req, res, next) => {
-  res.set({
-    'X-Content-Type-Options': 'nosniff',
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
-    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-    'Cache-Control': 'no-store',
-  });
-  next();
-};
+const apiSecurityHeaders = securityHeaders(API_CONTENT_SECURITY_POLICY, { 'Cache-Control': 'no-store' });
 
 const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given);
@@ -219,7 +211,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders);
+  app.use(apiSecurityHeaders);
   app.use(express.json({ limit: MAX_BODY_BYTES }));
   app.use('/api', createApiRoutes(deps).router(authenticatedUser));
   app.use((req, _res, next) => next(new HttpError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));

@@ -23,6 +23,7 @@ export { ChannelEvents, MessageStore, registerMessageRoutes, type MessageDeps, t
 export { FileUserStore, UsernameTakenError, type NewUser, type StoredUser, type UserStore } from './users';
 export { PgUserStore } from './users-pg';
 export { HttpError } from './http-errors';
+export { securityHeaders, webContentSecurityPolicy, type WebPolicyOptions } from './http/security-headers';
 export { InProcessRealtimePublisher, RedisRealtimePublisher, type Audience, type RealtimePublisher, type RedisRealtimePublisherOptions } from './realtime';
 export { GuildAccess, GuildData, type AccessService, type ChannelAccess, type ServerAccess } from './access';
 export { CachedLoader, MemoryCache, RedisCache, type Cache } from './cache';

@@ -1,3 +1,6 @@
+// First: configures zod before any schema below is made.
+import './schema-config';
+
 export * from './errors';
 export * from './mediasoup';
 export * from './voice';

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const apiDeps = await buildApiDeps(loadApiConfig(process.env), log.child({ service: 'api' }), { realtime, presence });
   const app = express();
   app.disable('x-powered-by');
-  app.use(webAssets());
+  // ASSET_BASE_URL: the CDN the web client was built for (README), allowed by its Content-Security-Policy.
+  app.use(webAssets({ assetBaseUrl: process.env.ASSET_BASE_URL, firebase: apiDeps.clientConfig?.firebase }));
   app.use(createApiApp(apiDeps));
   const httpServer = createServer(app);
 
