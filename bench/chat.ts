@@ -17,7 +17,7 @@
  *     through the bare broadcast to N sockets of its own, timed the same way (acknowledged, then
  *     emitted). Alternating, so both see the same machine state.
  *
- * Options: --clients 100,1000  --messages 100  --seconds 5  --concurrency 16  --json <file>
+ * Options: --clients 100,1000  --messages 100  --seconds 5  --concurrency 16  --json <file> (--help)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -31,6 +31,7 @@ import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
 import { SESSION_AUDIENCE } from '@concord/protocol';
 import { loadSigningKeys, signToken, type SigningKeys } from '../api/src/keys';
+import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
 import type { HostReply, HostRequest } from './api-host';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -49,28 +50,34 @@ interface Options {
   json?: string;
 }
 
-function parseOptions(argv: string[]): Options {
-  const raw = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-    const [key, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    raw.set(key, inline ?? argv[++i] ?? '');
-  }
-  const int = (name: string, fallback: number, min: number, max: number) => {
-    const value = raw.has(name) ? Number(raw.get(name)) : fallback;
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
+const USAGE = `DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:chat -- [options]
+(both variables optional: without them the API uses embedded PGlite and delivers in-process)
+
+  --clients N,N     socket.io clients per phase, comma separated (default 100,1000; each 1..5000)
+  --messages N      latency samples per phase (default 100)
+  --seconds S       each throughput measurement (default 5)
+  --concurrency N   concurrent senders in the throughput measurement (default 16)
+  --json FILE       also write the results as JSON
+`;
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseCommandLine({
+    args,
+    options: { clients: { type: 'string' }, messages: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' } },
+  });
+  const int = (name: 'messages' | 'seconds' | 'concurrency', fallback: number, min: number, max: number) => {
+    const value = values[name] === undefined ? fallback : Number(values[name]);
+    if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}`);
     return value;
   };
-  const clients = (raw.get('clients') ?? '100,1000').split(',').map((n) => Number(n.trim()));
-  if (clients.some((n) => !Number.isInteger(n) || n < 1 || n > 5_000)) throw new Error('--clients takes counts in 1..5000, comma separated');
-  for (const key of raw.keys()) if (!['clients', 'messages', 'seconds', 'concurrency', 'json'].includes(key)) throw new Error(`unknown option --${key}`);
+  const clients = (values.clients ?? '100,1000').split(',').map((n) => Number(n.trim()));
+  if (clients.some((n) => !Number.isInteger(n) || n < 1 || n > 5_000)) throw new UsageError('--clients takes counts in 1..5000, comma separated');
   return {
     clients,
     messages: int('messages', 100, 1, 10_000),
     seconds: int('seconds', 5, 1, 120),
     concurrency: int('concurrency', 16, 1, 256),
-    ...(raw.get('json') && { json: raw.get('json') }),
+    ...(values.json && { json: values.json }),
   };
 }
 
@@ -462,8 +469,8 @@ function report(results: PhaseResult[], setup: Record<string, string>, options: 
 
 // ---------- main ----------
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+async function main(args: string[]): Promise<void> {
+  const options = parseOptions(args);
   const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
   const redisUrl = process.env.REDIS_URL?.trim() || undefined;
   for (const url of [databaseUrl, redisUrl]) {
@@ -604,10 +611,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`\nbench:chat failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCli('bench:chat', USAGE, main);

@@ -17,15 +17,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { closePeople, launchPerson, PASSWORD, ROOT, startPlatform } from '../tests/support/browser';
 import type { Person } from '../tests/support/browser';
+import { parseCommandLine, runCli, UsageError } from './cli';
 
-const args = process.argv.slice(2);
-const RUNS = Number(args[args.indexOf('--runs') + 1]) || 7;
-const WRITE = !args.includes('--no-write');
+const USAGE = `npm run bench:web -- [options]
+
+  --runs N      runs per load figure (default 7)
+  --no-write    print the results only; do not update docs/benchmarks.md
+`;
 const CHANNELS = 6;
 const MESSAGES = 50;
 const FILE = path.join(ROOT, 'docs/benchmarks.md');
 
-async function main(): Promise<void> {
+function parseOptions(args: string[]): { runs: number; write: boolean } {
+  const { values } = parseCommandLine({ args, options: { runs: { type: 'string' }, 'no-write': { type: 'boolean' } } });
+  const runs = Number(values.runs ?? 7);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError(`--runs must be an integer in 1..100, got "${values.runs}"`);
+  return { runs, write: !values['no-write'] };
+}
+
+async function main(args: string[]): Promise<void> {
+  const { runs: RUNS, write } = parseOptions(args);
   const platform = await startPlatform({ workers: 1, logLevel: 'warn', env: { MESSAGE_RATE_LIMIT: '100000/10s', MESSAGE_IP_RATE_LIMIT: '100000/10s' } });
   const people: Person[] = [];
   try {
@@ -148,7 +159,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     console.log(section);
-    if (WRITE) writeSection(section);
+    if (write) writeSection(section);
   } finally {
     await closePeople(people);
     await platform.stop();
@@ -176,7 +187,4 @@ function writeSection(section: string): void {
   console.log(`written to ${path.relative(ROOT, FILE)}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runCli('bench:web', USAGE, main);

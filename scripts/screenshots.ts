@@ -14,16 +14,24 @@ import path from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { closePeople, launchPerson, signUp, sleep, startPlatform, waitUntil, ROOT } from '../tests/support/browser';
 import type { Person, Platform } from '../tests/support/browser';
+import { parseCommandLine, runCli, UsageError } from './cli';
 
-const OUT = path.resolve(process.argv[2] ?? path.join(ROOT, 'docs/screenshots'));
+const USAGE = `npx tsx scripts/screenshots.ts [DIR]
+
+Writes the screenshots to DIR (default docs/screenshots/).
+`;
 const VIEWPORT = { width: 1280, height: 800 };
 const sel = (testId: string, extra = '') => `[data-testid=${testId}]${extra}`;
 
 // Page callbacks run in the browser; the server tsconfig has no DOM lib.
 declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
 
-async function main(): Promise<void> {
-  fs.mkdirSync(OUT, { recursive: true });
+async function main(args: string[]): Promise<void> {
+  const { positionals } = parseCommandLine({ args, options: {}, allowPositionals: true });
+  if (positionals.length > 1) throw new UsageError(`one output directory at most, got ${positionals.length}`);
+  const out = path.resolve(positionals[0] ?? path.join(ROOT, 'docs/screenshots'));
+  fs.mkdirSync(out, { recursive: true });
+  const shoot = (page: Page, name: string) => screenshot(page, path.join(out, `${name}.png`));
   const platform = await startPlatform({ workers: 1, logLevel: 'warn', env: { MESSAGE_RATE_LIMIT: '1000/10s', MESSAGE_IP_RATE_LIMIT: '1000/10s' } });
   const people: Person[] = [];
   try {
@@ -130,7 +138,7 @@ async function main(): Promise<void> {
 
     const errors = people.flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`));
     if (errors.length) console.warn(`browser errors:\n${errors.join('\n')}`);
-    console.log(`screenshots written to ${OUT}`);
+    console.log(`screenshots written to ${out}`);
   } finally {
     await closePeople(people);
     await platform.stop();
@@ -154,8 +162,7 @@ async function sessionToken(page: Page): Promise<string> {
   return (await page.evaluate("JSON.parse(localStorage.getItem('concord.session') ?? '{}').session.token")) as string;
 }
 
-async function shoot(page: Page, name: string): Promise<void> {
-  const file = path.join(OUT, `${name}.png`);
+async function screenshot(page: Page, file: string): Promise<void> {
   await page.screenshot({ path: file as `${string}.png` });
   try {
     // A palette of 256 colours: the UI is flat, so this loses nothing visible and shrinks the file.
@@ -165,10 +172,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   } catch {
     // No ffmpeg: the full-colour PNG stays.
   }
-  console.log(`${name}.png ${Math.round(fs.statSync(file).size / 1024)} kB`);
+  console.log(`${path.basename(file)} ${Math.round(fs.statSync(file).size / 1024)} kB`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runCli('screenshots', USAGE, main);

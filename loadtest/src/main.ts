@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { runCli } from '../../scripts/cli';
 import { BareSfu } from './baseline';
 import { signalingConnector } from './client/signaling-control';
 import { PacingClock } from './media/clock';
@@ -18,6 +19,8 @@ import { attachUrl, startStandalone } from './target/platform';
 
 /** How long a capacity search may take before it reports what it has. */
 const SEARCH_BUDGET_MINUTES = 30;
+/** The exit status of a fixed run that broke a threshold (2 is a mistake on the command line). */
+const THRESHOLD_BROKEN = 3;
 
 /**
  * What must be stopped if the run is interrupted: the platform runs in its own process group
@@ -42,12 +45,8 @@ async function stopping<T extends { stop(): Promise<void> }>(started: T, use: (s
   }
 }
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  if (options === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
+async function main(args: string[]): Promise<void> {
+  const options = parseOptions(args);
   const { scenario } = options;
   const startedAt = new Date().toISOString();
   const progress = new Progress();
@@ -107,7 +106,7 @@ async function main(): Promise<void> {
   const result: LoadTestResult = {
     version: 1,
     startedAt,
-    command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `npm run loadtest -- ${args.join(' ')}`.trim(),
     scenario,
     thresholds: options.thresholds,
     machine,
@@ -123,7 +122,7 @@ async function main(): Promise<void> {
   writeFileSync(htmlFile, renderReport(result));
   progress.note(summaryOf(result));
   progress.note(`result: ${jsonFile}\nreport: ${htmlFile}`);
-  if (runs.some((run) => run.stages.some((stage) => stage.breaches.length > 0)) && !options.search) process.exitCode = 2;
+  if (runs.some((run) => run.stages.some((stage) => stage.breaches.length > 0)) && !options.search) process.exitCode = THRESHOLD_BROKEN;
 }
 
 function modeOf(options: RunOptions, workers: number): RunMode {
@@ -132,7 +131,4 @@ function modeOf(options: RunOptions, workers: number): RunMode {
   return { kind: 'search', firstRooms: scenario.rooms, ...search, thresholds: options.thresholds, workers, maxMinutes: SEARCH_BUDGET_MINUTES };
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-});
+runCli('loadtest', USAGE, main);

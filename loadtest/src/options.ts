@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from '../../scripts/cli';
 import { DEFAULT_THRESHOLDS } from './metrics';
 import type { Thresholds } from './result';
 import { PRESETS, resolveScenario, type PresetName, type Scenario } from './scenario';
@@ -50,15 +50,15 @@ Other:
   --verify-every N decrypt and authenticate every Nth received packet (default 100; 1 = all)
   --out DIR        where result.json and report.html go (default loadtest/results/<time>)
 
-Exit status: 0 done, 2 a fixed run broke a threshold, 1 the run failed. See docs/loadtest.md.
+Exit status: 0 done, 1 the run failed, 2 a mistake on the command line, 3 a fixed run broke a
+threshold. See docs/loadtest.md.
 `;
 
-export function parseOptions(argv: string[]): RunOptions | 'help' {
-  const { values } = parseArgs({
+/** The command line as RunOptions; a UsageError says what is wrong with it. */
+export function parseOptions(argv: string[]): RunOptions {
+  const { values } = parseCommandLine({
     args: argv,
-    strict: true,
     options: {
-      help: { type: 'boolean', short: 'h' },
       preset: { type: 'string' },
       scenario: { type: 'string' },
       rooms: { type: 'string' },
@@ -87,10 +87,9 @@ export function parseOptions(argv: string[]): RunOptions | 'help' {
       out: { type: 'string' },
     },
   });
-  if (values.help) return 'help';
   const preset = values.preset;
-  if (preset !== undefined && !(preset in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
-  const scenario = resolveScenario(
+  if (preset !== undefined && !(preset in PRESETS)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
+  const scenario = scenarioOf(
     { preset: preset as PresetName | undefined, size: count(values.size, 'size'), file: values.scenario },
     {
       rooms: count(values.rooms, 'rooms'),
@@ -130,16 +129,25 @@ export function parseOptions(argv: string[]): RunOptions | 'help' {
   };
 }
 
+/** The scenario the flags describe; an unreadable file or an impossible scenario is the command line's mistake. */
+function scenarioOf(...args: Parameters<typeof resolveScenario>): Scenario {
+  try {
+    return resolveScenario(...args);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 function number(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number, got "${raw}"`);
   return value;
 }
 
 function count(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
   return value;
 }

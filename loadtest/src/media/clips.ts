@@ -95,9 +95,10 @@ function runFfmpeg(args: string[]): Promise<void> {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), FFMPEG_TIMEOUT_MS);
-    child.once('error', (error) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(`could not run ${FFMPEG} (install it: apt-get install ffmpeg): ${error.message}`));
+      const missing = error.code === 'ENOENT' ? `${FFMPEG} is not installed` : `could not run ${FFMPEG} (${error.message})`;
+      reject(new Error(`${missing}: the load tester encodes its media clips with it. Install Debian's ffmpeg package (npm run setup -- --test does, or as root: apt-get install ffmpeg)`));
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
