@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.tsx?$': tsJest },
   testTimeout: 60_000,
-  roots: ['<rootDir>/protocol', '<rootDir>/registry', '<rootDir>/sfu', '<rootDir>/signaling', '<rootDir>/api', '<rootDir>/web', '<rootDir>/loadtest', '<rootDir>/tests'],
+  roots: ['<rootDir>/protocol', '<rootDir>/registry', '<rootDir>/service-shell', '<rootDir>/sfu', '<rootDir>/signaling', '<rootDir>/api', '<rootDir>/web', '<rootDir>/loadtest', '<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],
 };
