@@ -77,6 +77,10 @@ export class Room extends EventEmitter<RoomEvents> {
   #dominantSpeakerId: string | null = null;
   #closed = false;
 
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
   static async open({ roomId, pool, peerGraceMs, logger }: RoomOptions): Promise<Room> {
     const { router, webRtcServer } = await pool.createRouter(roomId, MEDIA_CODECS);
     try {

@@ -4,12 +4,14 @@ import { ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protoco
 import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfig } from './config';
 import { ControlServer, type ControlHandlers } from './control-server';
+import { SfuMetrics, type SfuMetricsOptions } from './metrics';
 import { Room } from './room';
 import { WorkerPool, type WorkerSummary } from './worker-pool';
 
 export interface SfuNodeOptions {
   /** Defaults to a pino JSON logger at the configured level. */
   logger?: Logger;
+  metrics?: SfuMetricsOptions;
 }
 
 /**
@@ -18,6 +20,8 @@ export interface SfuNodeOptions {
  */
 export class SfuNode {
   readonly config: SfuConfig;
+  /** Served as /metrics by the process hosting the node. */
+  readonly metrics: SfuMetrics;
   readonly #registry: RoomRegistry;
   readonly #logger: Logger;
   readonly #pool: WorkerPool;
@@ -44,7 +48,20 @@ export class SfuNode {
       logger: this.#logger,
     });
     // The dead worker's rooms closed through their routers; the registry should see the drop now.
-    this.#pool.on('workerdied', () => void this.#publish());
+    this.#pool.on('workerdied', () => {
+      this.metrics.workerDied();
+      void this.#publish();
+    });
+    this.metrics = new SfuMetrics(
+      {
+        id: config.nodeId,
+        capacity: config.capacity,
+        draining: () => this.#draining,
+        running: () => this.#pool.running(),
+        peersIn: (roomId) => this.#rooms.get(roomId)?.peerCount ?? 0,
+      },
+      options.metrics,
+    );
   }
 
   get id(): string {
@@ -85,6 +102,7 @@ export class SfuNode {
       throw error;
     }
     this.#heartbeatTimer = setInterval(() => void this.#publish(), this.config.heartbeatIntervalMs);
+    this.metrics.start();
     const { workers, rtcPortBase } = this.config;
     const rtcPorts = `${rtcPortBase}-${rtcPortBase + workers - 1}`;
     this.#logger.info(
@@ -192,6 +210,7 @@ export class SfuNode {
   async #shutdown(): Promise<void> {
     clearInterval(this.#heartbeatTimer);
     this.#draining = true;
+    await this.metrics.stop();
     await this.#heartbeat;
     await this.#registry.deregister(this.id).catch((error: unknown) => this.#logger.warn({ err: error }, 'could not deregister'));
     for (const room of [...this.#rooms.values()]) room.close('node closing');

@@ -1,15 +1,32 @@
 import type { types } from 'mediasoup';
 
 /**
- * Live counts of what one worker carries, kept by watching mediasoup's observers rather than by
- * the code that creates objects: every close path (peer left, transport replaced, worker died)
- * decrements through the same `close` observer event.
+ * What one worker carries, kept by watching mediasoup's observers rather than by the code that
+ * creates objects: every close path (peer left, transport replaced, worker died) removes through
+ * the same `close` observer event. The live objects are kept (not only counted) so the metrics
+ * sampler can read their stats.
  */
 export class WorkerLoad {
-  routers = 0;
-  transports = 0;
-  producers = 0;
-  consumers = 0;
+  readonly routerSet = new Set<types.Router>();
+  readonly transportSet = new Set<types.Transport>();
+  readonly producerSet = new Set<types.Producer>();
+  readonly consumerSet = new Set<types.Consumer>();
+
+  get routers(): number {
+    return this.routerSet.size;
+  }
+
+  get transports(): number {
+    return this.transportSet.size;
+  }
+
+  get producers(): number {
+    return this.producerSet.size;
+  }
+
+  get consumers(): number {
+    return this.consumerSet.size;
+  }
 
   /** The number placement compares, as in the registry: streams carried. */
   get streams(): number {
@@ -17,19 +34,16 @@ export class WorkerLoad {
   }
 
   watch(router: types.Router): void {
-    this.routers++;
-    router.observer.once('close', () => this.routers--);
+    track(this.routerSet, router);
     router.observer.on('newtransport', (transport) => {
-      this.transports++;
-      transport.observer.once('close', () => this.transports--);
-      transport.observer.on('newproducer', (producer) => {
-        this.producers++;
-        producer.observer.once('close', () => this.producers--);
-      });
-      transport.observer.on('newconsumer', (consumer) => {
-        this.consumers++;
-        consumer.observer.once('close', () => this.consumers--);
-      });
+      track(this.transportSet, transport);
+      transport.observer.on('newproducer', (producer) => track(this.producerSet, producer));
+      transport.observer.on('newconsumer', (consumer) => track(this.consumerSet, consumer));
     });
   }
+}
+
+function track<T extends { observer: { once(event: 'close', listener: () => void): unknown } }>(set: Set<T>, item: T): void {
+  set.add(item);
+  item.observer.once('close', () => set.delete(item));
 }

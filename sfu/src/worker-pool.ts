@@ -38,6 +38,13 @@ export interface WorkerSummary {
   streams: number;
 }
 
+/** A worker that is up, with what it carries: what the metrics read. */
+export interface RunningWorker {
+  index: number;
+  worker: types.Worker;
+  load: WorkerLoad;
+}
+
 export type WorkerPoolEvents = {
   workerdied: [WorkerDeath];
   workerstarted: [{ index: number; pid: number; port: number }];
@@ -111,6 +118,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       roomIds: running ? [...running.routers].map((router) => router.appData.roomId) : [],
       streams: running?.load.streams ?? 0,
     }));
+  }
+
+  running(): RunningWorker[] {
+    return this.#slots.flatMap(({ index, running }) => (running ? [{ index, worker: running.worker, load: running.load }] : []));
   }
 
   /** Closes every worker and resolves once their processes have exited. Idempotent. */
