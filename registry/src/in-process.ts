@@ -14,8 +14,15 @@ export class InProcessRegistry implements RoomRegistry {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async heartbeat(node: SfuNodeInfo, ttlMs: number): Promise<void> {
+  async heartbeat(node: SfuNodeInfo, ttlMs: number, hostedRooms: readonly string[] = []): Promise<string[]> {
     this.nodes.set(node.id, { info: node, expiresAt: this.now() + ttlMs });
+    const heldElsewhere: string[] = [];
+    for (const roomId of hostedRooms) {
+      const holder = await this.roomNode(roomId);
+      if (!holder) this.rooms.set(roomId, node.id);
+      else if (holder.id !== node.id) heldElsewhere.push(roomId);
+    }
+    return heldElsewhere;
   }
 
   async deregister(nodeId: string): Promise<void> {

@@ -47,14 +47,34 @@ local function holder(room)
   local id = redis.call('GET', roomKey(room))
   return id and redis.call('GET', nodeKey(id))
 end
+
+local function claim(room, id)
+  redis.call('SET', roomKey(room), id)
+  redis.call('SADD', nodeRoomsKey(id), room)
+end
 `;
 
 const script = (body: string) => prelude + body;
 
 const scripts = {
+  // ARGV[5..]: the rooms the node hosts. Each is claimed for it unless another live node holds it;
+  // those are returned. A lapsed holder is dropped first, as liveNodes() would.
   heartbeat: script(`
-redis.call('SET', nodeKey(ARGV[2]), ARGV[3], 'PX', ARGV[4])
-redis.call('SADD', nodesKey, ARGV[2])`),
+local id = ARGV[2]
+redis.call('SET', nodeKey(id), ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', nodesKey, id)
+local heldElsewhere = {}
+for i = 5, #ARGV do
+  local room = ARGV[i]
+  local holderId = redis.call('GET', roomKey(room))
+  if holderId and holderId ~= id and redis.call('EXISTS', nodeKey(holderId)) == 1 then
+    table.insert(heldElsewhere, room)
+  else
+    if holderId and holderId ~= id then dropNode(holderId) end
+    claim(room, id)
+  end
+end
+return heldElsewhere`),
 
   deregister: script(`dropNode(ARGV[2])`),
 
@@ -86,8 +106,7 @@ for _, entry in ipairs(liveNodes()) do
   end
 end
 if not best then return false end
-redis.call('SET', roomKey(room), bestId)
-redis.call('SADD', nodeRoomsKey(bestId), room)
+claim(room, bestId)
 return best`),
 
   releaseRoom: script(`
@@ -119,8 +138,8 @@ export class RedisRegistry implements RoomRegistry {
     this.redis.on('error', () => {});
   }
 
-  async heartbeat(node: SfuNodeInfo, ttlMs: number): Promise<void> {
-    await this.run(scripts.heartbeat, node.id, JSON.stringify(node), String(ttlMs));
+  async heartbeat(node: SfuNodeInfo, ttlMs: number, hostedRooms: readonly string[] = []): Promise<string[]> {
+    return (await this.run(scripts.heartbeat, node.id, JSON.stringify(node), String(ttlMs), ...hostedRooms)) as string[];
   }
 
   async deregister(nodeId: string): Promise<void> {

@@ -143,6 +143,39 @@ describe.each<[string, () => RoomRegistry]>([
     expect(await placedOn(registry, 'room-2')).toBe('a');
   });
 
+  test('a heartbeat re-announces the rooms its node hosts, so a registry that lost them places them there again', async () => {
+    // A fresh registry stands for one that restarted empty while node a carried room-1.
+    await registry.heartbeat(node('b', 0), LONG_TTL);
+    expect(await registry.heartbeat(node('a', 50), LONG_TTL, ['room-1'])).toEqual([]);
+    expect((await registry.roomNode('room-1'))?.id).toBe('a');
+    // b is idle and would win a free room: room-1 is not free.
+    expect(await placedOn(registry, 'room-1')).toBe('a');
+    expect(await placedOn(registry, 'room-2')).toBe('b');
+    // Re-announcing is idempotent, and a room released there is free again.
+    expect(await registry.heartbeat(node('a', 50), LONG_TTL, ['room-1'])).toEqual([]);
+    await registry.releaseRoom('room-1', 'a');
+    expect(await registry.roomNode('room-1')).toBeNull();
+  });
+
+  test('a room another live node holds stays there, and the heartbeat reports it', async () => {
+    await registry.heartbeat(node('a'), LONG_TTL);
+    await registry.heartbeat(node('b'), LONG_TTL);
+    expect(await placedOn(registry, 'room-1')).toBe('a');
+    expect(await registry.heartbeat(node('b'), LONG_TTL, ['room-1', 'room-2'])).toEqual(['room-1']);
+    expect((await registry.roomNode('room-1'))?.id).toBe('a');
+    expect((await registry.roomNode('room-2'))?.id).toBe('b');
+  });
+
+  test('a room whose holder lapsed goes to the live node that re-announces it', async () => {
+    await registry.heartbeat(node('a', 0), SHORT_TTL);
+    await registry.heartbeat(node('b', 50), LONG_TTL);
+    expect(await placedOn(registry, 'room-1')).toBe('a');
+    await sleep(SHORT_TTL + 100);
+    expect(await registry.heartbeat(node('b', 50), LONG_TTL, ['room-1'])).toEqual([]);
+    expect(ids(await registry.liveNodes())).toEqual(['b']);
+    expect((await registry.roomNode('room-1'))?.id).toBe('b');
+  });
+
   test('deregister removes the node and frees its rooms', async () => {
     await registry.heartbeat(node('a', 0), LONG_TTL);
     await registry.heartbeat(node('b', 50), LONG_TTL);

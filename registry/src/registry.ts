@@ -6,8 +6,15 @@ import type { SfuNodeInfo } from '@concord/protocol';
  * embedded default.
  */
 export interface RoomRegistry {
-  /** Publishes or refreshes a node. It lapses `ttlMs` after the last heartbeat. */
-  heartbeat(node: SfuNodeInfo, ttlMs: number): Promise<void>;
+  /**
+   * Publishes or refreshes a node, which lapses `ttlMs` after its last heartbeat, and re-announces
+   * the rooms it hosts in the same atomic step: a registry that lost its data (Redis restarted
+   * empty) knows where every room of a live node is as soon as that node is live again, so
+   * placement never opens one of them on a second node. A room another live node holds stays
+   * there; such rooms are returned (the room split while the registry could not tell), and the
+   * node should give them up so that their peers rejoin on the holder.
+   */
+  heartbeat(node: SfuNodeInfo, ttlMs: number, hostedRooms?: readonly string[]): Promise<string[]>;
   /** Removes a node at once (clean shutdown); its rooms become free to place again. */
   deregister(nodeId: string): Promise<void>;
   /** Nodes whose heartbeat has not lapsed. */

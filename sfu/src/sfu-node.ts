@@ -8,6 +8,9 @@ import { SfuMetrics, type SfuMetricsOptions } from './metrics';
 import { Room } from './room';
 import { WorkerPool, type WorkerSummary } from './worker-pool';
 
+/** `voice:roomClosed` reason when a split room closes on this node: its clients rejoin, on the node holding it. */
+export const ROOM_MOVED_REASON = 'the room moved to another node';
+
 export interface SfuNodeOptions {
   /** Defaults to a pino JSON logger at the configured level. */
   logger?: Logger;
@@ -197,14 +200,30 @@ export class SfuNode {
     return room;
   }
 
-  /** One heartbeat at a time, none after close begins (it would re-register a deregistered node). */
+  /**
+   * One heartbeat at a time, none after close begins (it would re-register a deregistered node).
+   * Each re-announces the node's rooms, so a registry that lost its data learns them again.
+   */
   #publish(): Promise<void> {
     if (this.#closing || !this.#control) return Promise.resolve();
     this.#heartbeat ??= this.#registry
-      .heartbeat(this.info(), this.config.heartbeatTtlMs)
+      .heartbeat(this.info(), this.config.heartbeatTtlMs, [...this.#rooms.keys()])
+      .then((heldElsewhere) => this.#yield(heldElsewhere))
       .catch((error: unknown) => this.#logger.warn({ err: error }, 'registry heartbeat failed'))
       .finally(() => (this.#heartbeat = undefined));
     return this.#heartbeat;
+  }
+
+  /**
+   * The room split: while the registry could not tell (it lost its data, or this node's heartbeat
+   * lapsed), it was placed on another live node as well. The registry's holder wins; closing the
+   * room here sends its peers to rejoin there, so the halves meet again.
+   */
+  #yield(roomIds: string[]): void {
+    for (const roomId of roomIds) {
+      this.#logger.warn({ roomId }, 'room split: another node holds it in the registry; closing it here so its peers rejoin there');
+      this.#rooms.get(roomId)?.close(ROOM_MOVED_REASON);
+    }
   }
 
   async #shutdown(): Promise<void> {

@@ -13,7 +13,7 @@ import type {
   VoiceEvent,
   VoiceEventName,
 } from '@concord/protocol';
-import { InProcessRegistry } from '@concord/registry';
+import { InProcessRegistry, type RoomRegistry } from '@concord/registry';
 import { loadSfuConfig, type SfuConfigOverrides } from './config';
 import { SfuNode } from './sfu-node';
 
@@ -59,7 +59,11 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-export async function startTestNode(overrides: SfuConfigOverrides = {}): Promise<{ node: SfuNode; registry: InProcessRegistry }> {
+/** A started node on free ports, announced in `registry` (by default a fresh in-process one). */
+export async function startTestNode<R extends RoomRegistry = InProcessRegistry>(
+  overrides: SfuConfigOverrides = {},
+  registry: R = new InProcessRegistry() as RoomRegistry as R,
+): Promise<{ node: SfuNode; registry: R }> {
   const config = loadSfuConfig(
     {},
     {
@@ -73,7 +77,6 @@ export async function startTestNode(overrides: SfuConfigOverrides = {}): Promise
       ...overrides,
     },
   );
-  const registry = new InProcessRegistry();
   const node = new SfuNode(config, registry);
   await node.start();
   return { node, registry };

@@ -39,8 +39,8 @@ export class Signaling {
     this.sfu = new SfuConnections(
       { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs },
       {
-        onRoomEvent: (_nodeId, envelope) => {
-          const recipients = this.sessions.deliver(envelope);
+        onRoomEvent: (nodeId, envelope) => {
+          const recipients = this.sessions.deliver(nodeId, envelope);
           // A closed room is no longer where these sockets are; they rejoin with a fresh grant.
           if (envelope.event === 'voice:roomClosed') for (const socket of recipients) this.sessions.exit(socket);
         },

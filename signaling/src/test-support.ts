@@ -23,7 +23,7 @@ import {
   type VoiceRequestName,
   type VoiceResponse,
 } from '@concord/protocol';
-import type { InProcessRegistry, RoomRegistry } from '@concord/registry';
+import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfigOverrides, SfuNode } from '@concord/sfu';
 import { eventually, opusRtpParameters, startTestNode, TEST_SECRET, vp8RtpParameters } from '@concord/sfu/src/test-support';
 import { loadSignalingConfig, type SignalingConfig } from './config';
@@ -59,6 +59,8 @@ export interface SignalingOptions {
 
 export interface HarnessOptions extends SignalingOptions {
   sfu?: SfuConfigOverrides;
+  /** The room registry of the node and of signaling; a fresh in-process one by default. */
+  registry?: RoomRegistry;
 }
 
 /** One signaling process of the harness, on its SFU node and registry, with clients of its own. */
@@ -78,7 +80,7 @@ export interface SignalingProcess {
 /** A real SFU node and registry with one signaling process (the harness's own members) and any added. */
 export interface Harness extends SignalingProcess {
   readonly node: SfuNode;
-  readonly registry: InProcessRegistry;
+  readonly registry: RoomRegistry;
   readonly keys: SigningKeys;
   /** A session token as the API mints it at sign-in; a negative ttl gives an expired one. */
   sessionToken(userId: string, ttlSeconds?: number): Promise<string>;
@@ -97,7 +99,7 @@ export const displayNameOf = (userId: string): string => `${userId[0]?.toUpperCa
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-signaling-test-'));
   const keys = await loadSigningKeys({ dataDir });
-  const { node, registry } = await startTestNode({ peerGraceMs: 500, ...options.sfu });
+  const { node, registry } = await startTestNode({ peerGraceMs: 500, ...options.sfu }, options.registry);
   const tokens: Tokens = {
     sessionToken: async (userId, ttlSeconds = 3_600) =>
       (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId) }, ttlSeconds)).token,
@@ -195,7 +197,7 @@ async function startSignaling(
 function viaProxy(registry: RoomRegistry, proxy: TcpProxy): RoomRegistry {
   const rewrite = <T extends { controlUrl: string } | null>(info: T): T => (info ? { ...info, controlUrl: proxy.url } : info);
   return {
-    heartbeat: (node, ttlMs) => registry.heartbeat(node, ttlMs),
+    heartbeat: (node, ttlMs, hostedRooms) => registry.heartbeat(node, ttlMs, hostedRooms),
     deregister: (nodeId) => registry.deregister(nodeId),
     liveNodes: async () => (await registry.liveNodes()).map(rewrite),
     placeRoom: async (roomId) => rewrite(await registry.placeRoom(roomId)),

@@ -124,7 +124,7 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   if (deps.sessions.membership(socket)) await leave(socket, deps);
   const node = await deps.registry.placeRoom(grant.room);
   // Events the SFU sends us once it has admitted us wait until the client has its answer.
-  deps.sessions.hold(socket, grant.room);
+  deps.sessions.hold(socket, grant.room, node.id);
   // Another session holding the user's peer (another tab or device, through any signaling process)
   // is displaced by the SFU, which tells it so ahead of this answer.
   const response = await deps.sfu.request(node, 'peer.join', { ...peerOf(socket, grant.room), displayName: grant.name, permissions: grant.perms });

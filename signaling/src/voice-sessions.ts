@@ -17,7 +17,7 @@ export class VoiceSessions {
   /** Joins under way, by room and user. */
   private readonly joining = new Map<string, Map<string, SignalingSocket>>();
   /** The events held for a joining socket until its join has been answered. */
-  private readonly held = new Map<SignalingSocket, { roomId: string; events: [string, unknown][] }>();
+  private readonly held = new Map<SignalingSocket, { roomId: string; nodeId: string; events: [string, unknown][] }>();
 
   membership(socket: SignalingSocket): VoiceMembership | undefined {
     return this.memberships.get(socket);
@@ -40,9 +40,9 @@ export class VoiceSessions {
    * moment it admits the peer, before its join answer is back here, and a client applies its
    * join answer first (so an event before it would be lost).
    */
-  hold(socket: SignalingSocket, roomId: string): void {
+  hold(socket: SignalingSocket, roomId: string, nodeId: string): void {
     this.release(socket);
-    this.held.set(socket, { roomId, events: [] });
+    this.held.set(socket, { roomId, nodeId, events: [] });
     const joining = this.joining.get(roomId) ?? new Map<string, SignalingSocket>();
     this.joining.set(roomId, joining);
     joining.set(socket.data.userId, socket);
@@ -70,12 +70,17 @@ export class VoiceSessions {
     return membership;
   }
 
-  deliver(envelope: RoomEventEnvelope): SignalingSocket[] {
+  /**
+   * Delivers an event of a room on node `nodeId` to the local sockets in that room there. Only
+   * there: should the room have split over two nodes, each half hears only its own node.
+   */
+  deliver(nodeId: string, envelope: RoomEventEnvelope): SignalingSocket[] {
     const recipients = new Set<SignalingSocket>();
     for (const peers of [this.rooms.get(envelope.roomId), this.joining.get(envelope.roomId)]) {
       for (const [peerId, socket] of peers ?? []) {
         if (recipients.has(socket) || !addressedTo(envelope, peerId, socket)) continue;
         const hold = this.held.get(socket);
+        if ((hold?.nodeId ?? this.memberships.get(socket)?.node.id) !== nodeId) continue;
         if (hold) hold.events.push([envelope.event, envelope.data]);
         // The envelope was validated against the event names; its data is the SFU's, typed by it.
         else (socket.emit as (event: string, data: unknown) => boolean)(envelope.event, envelope.data);
