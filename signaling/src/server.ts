@@ -4,6 +4,7 @@ import { ProtocolError } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingConfig } from './config';
+import { SignalingMetrics, type SignalingMetricsOptions } from './metrics';
 import { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
 import { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
@@ -18,12 +19,15 @@ export interface SignalingDeps {
   log: Logger;
   /** Real-time delivery and presence; embedded defaults when absent. */
   realtime?: SignalingRealtimeDeps;
+  metrics?: SignalingMetricsOptions;
 }
 
 /** A signaling instance attached to an HTTP server: socket.io auth, voice protocol, SFU control. */
 export class Signaling {
   readonly io: SignalingServer;
   readonly sessions = new VoiceSessions();
+  /** Served as /metrics by the process hosting signaling. */
+  readonly metrics: SignalingMetrics;
   /** Delivers the API's events to this instance's sockets; the in-process publisher's sink. */
   readonly realtime: RealtimeDelivery;
   private readonly sfu: SfuConnections;
@@ -36,8 +40,9 @@ export class Signaling {
       cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins } : undefined,
       serveClient: false,
     });
+    this.metrics = new SignalingMetrics(this.io, deps.metrics);
     this.sfu = new SfuConnections(
-      { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs },
+      { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs, metrics: this.metrics },
       {
         onRoomEvent: (nodeId, envelope) => {
           const recipients = this.sessions.deliver(nodeId, envelope);
@@ -81,6 +86,7 @@ export class Signaling {
         verifier: deps.verifier,
         sessions: this.sessions,
         log,
+        metrics: this.metrics,
         limits: { rateBurst: config.rateBurst, ratePerSecond: config.ratePerSecond, maxPayloadBytes: config.maxPayloadBytes, maxQueuedRequests: 32 },
       });
     });

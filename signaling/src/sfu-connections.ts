@@ -1,6 +1,8 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   controlRequests,
+  fail,
+  ok,
   ProtocolError,
   RoomEventEnvelopeSchema,
   type ControlRequest,
@@ -13,6 +15,7 @@ import {
   type SignalingToSfuEvents,
 } from '@concord/protocol';
 import type { Logger } from 'pino';
+import type { SignalingMetrics } from './metrics';
 
 type ControlSocket = Socket<SfuToSignalingEvents, SignalingToSfuEvents>;
 
@@ -30,12 +33,25 @@ export class SfuConnections {
   private readonly sockets = new Map<string, ControlSocket>();
 
   constructor(
-    private readonly options: { signalingId: string; secret: string; timeoutMs: number },
+    private readonly options: { signalingId: string; secret: string; timeoutMs: number; metrics?: SignalingMetrics },
     private readonly events: SfuConnectionsEvents,
     private readonly log: Logger,
   ) {}
 
+  /** One control request to `node`, its round trip and result counted in the metrics. */
   async request<N extends ControlRequestName>(node: SfuNodeInfo, name: N, data: ControlRequest<N>): Promise<ControlResponse<N>> {
+    const startedAt = performance.now();
+    try {
+      const response = await this.exchange(node, name, data);
+      this.options.metrics?.sfuAnswered(name, ok(response), startedAt);
+      return response;
+    } catch (error) {
+      this.options.metrics?.sfuAnswered(name, fail(error), startedAt);
+      throw error;
+    }
+  }
+
+  private async exchange<N extends ControlRequestName>(node: SfuNodeInfo, name: N, data: ControlRequest<N>): Promise<ControlResponse<N>> {
     const socket = await this.connect(node);
     let result: Result<ControlResponse<N>>;
     try {

@@ -13,6 +13,7 @@ import {
 } from '@concord/protocol';
 import type { Logger } from 'pino';
 import type { RoomRegistry } from '@concord/registry';
+import type { SignalingMetrics } from './metrics';
 import { TokenBucket } from './rate-limiter';
 import type { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
@@ -25,6 +26,7 @@ export interface VoiceHandlerDeps {
   verifier: TokenVerifier;
   sessions: VoiceSessions;
   log: Logger;
+  metrics: SignalingMetrics;
   limits: { rateBurst: number; ratePerSecond: number; maxPayloadBytes: number; maxQueuedRequests: number };
 }
 
@@ -44,19 +46,20 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
     // Read the arguments loosely: socket.io passes the ack last, so a request sent with an ack but
     // no payload arrives as (ack) and must still be answered through it.
     socket.on(name, (...args: unknown[]) => {
+      const startedAt = performance.now();
       const reply = typeof args.at(-1) === 'function' ? (args.pop() as (result: Result<unknown>) => void) : undefined;
       const checked = check(name, args[0]);
-      if (checked instanceof ProtocolError) return answer(name, reply, fail(checked));
+      if (checked instanceof ProtocolError) return answer(name, reply, fail(checked), startedAt);
       // A request whose answer cannot reach the client is refused, not carried out unseen.
-      if (!reply) return answer(name, reply, fail(new ProtocolError('BAD_REQUEST', 'requests must carry an acknowledgement callback')));
+      if (!reply) return answer(name, reply, fail(new ProtocolError('BAD_REQUEST', 'requests must carry an acknowledgement callback')), startedAt);
       queued += 1;
       queue = queue
         .then(() => handle(name, checked.data, socket, deps))
         .then(
-          (data) => answer(name, reply, ok(data)),
+          (data) => answer(name, reply, ok(data), startedAt),
           (error: unknown) => {
             if (!(error instanceof ProtocolError)) deps.log.error({ err: error, event: name, userId: socket.data.userId }, 'voice request failed');
-            answer(name, reply, fail(error));
+            answer(name, reply, fail(error), startedAt);
           },
         )
         .finally(() => {
@@ -95,7 +98,8 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
     return { data: parsed.data };
   }
 
-  function answer(name: VoiceRequestName, reply: ((result: Result<unknown>) => void) | undefined, result: Result<unknown>): void {
+  function answer(name: VoiceRequestName, reply: ((result: Result<unknown>) => void) | undefined, result: Result<unknown>, startedAt: number): void {
+    deps.metrics.answered(name, result, startedAt);
     if (reply) return reply(result);
     // No ack to answer through (only refusals get here): tell the client on a side channel rather than dropping silently.
     if (!result.ok) socket.emit('protocol:error', { event: name, code: result.error.code, message: result.error.message });
@@ -123,6 +127,7 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   if (grant.sub !== socket.data.userId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another user');
   if (deps.sessions.membership(socket)) await leave(socket, deps);
   const node = await deps.registry.placeRoom(grant.room);
+  deps.metrics.roomPlaced(node.id);
   // Events the SFU sends us once it has admitted us wait until the client has its answer.
   deps.sessions.hold(socket, grant.room, node.id);
   // Another session holding the user's peer (another tab or device, through any signaling process)
