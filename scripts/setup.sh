@@ -2,7 +2,8 @@
 # Installs everything Concord needs on a fresh machine: node modules, the mediasoup worker (cached
 # under ~/.cache/concord after the first build) and the web client's production build.
 #   npm run setup            # what `npm start` runs by itself when something is missing
-#   npm run setup -- --test  # also the browser the test suite drives (Debian's chromium; needs root)
+#   npm run setup -- --test  # also the Debian packages the tests use (needs root): chromium, which
+#                            # the browser tests drive, and ffmpeg, which encodes the load tester's clips
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n[setup] %s\n' "$*"; }
@@ -10,11 +11,9 @@ say() { printf '\n[setup] %s\n' "$*"; }
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || { echo "[setup] Node.js >= 20 is required (found $(node -v))" >&2; exit 1; }
 
-if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
-	say "installing Debian's chromium for the browser tests"
-	[ "$(id -u)" = 0 ] || { echo "[setup] run as root, or: sudo apt-get install -y chromium" >&2; exit 1; }
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+if [ "${1:-}" = "--test" ]; then
+	say "Debian packages the tests use"
+	bash scripts/debian-packages.sh setup chromium ffmpeg
 fi
 
 say "1/3 installing node modules"

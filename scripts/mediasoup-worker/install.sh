@@ -94,20 +94,7 @@ fi
 
 # 3. system-library build ---------------------------------------------------------------------
 progress "checking Debian build packages"
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "${MS_SKIP_APT:-0}" = 1 ] || [ "$(id -u)" != 0 ]; then
-		fail "missing Debian packages: ${missing[*]} (as root: apt-get install -y ${missing[*]})"
-	fi
-	log "apt-get install ${missing[*]}"
-	apt-get update -qq || fail "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive with_heartbeat "apt-get install" \
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-		|| fail "apt-get install ${missing[*]} failed"
-fi
+SKIP_APT="${MS_SKIP_APT:-0}" bash "$ROOT/scripts/debian-packages.sh" mediasoup-worker "${APT_PACKAGES[@]}"
 
 FB_PREFIX="$CACHE/flatbuffers-$FB_VERSION"
 if [ ! -x "$FB_PREFIX/bin/flatc" ]; then
