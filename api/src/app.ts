@@ -3,6 +3,7 @@ import express, { type Request } from 'express';
 import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { httpLogger } from '@concord/service-shell';
 import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, TOKEN_ISSUER, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
 import type { GuildAccess, GuildData } from './access';
 import type { Database } from './db';
@@ -206,11 +207,13 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (!token) throw new HttpError('UNAUTHENTICATED', 'a bearer session token is required');
     const user = token.length <= MAX_BEARER_LENGTH ? await identity.authenticate(token) : null;
     if (!user) throw new HttpError('UNAUTHENTICATED', 'the session token is invalid or expired');
+    if (req.res) req.res.locals.userId = user.userId; // for the request's log line
     return user;
   }
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(httpLogger({ logger, userOf: (_req, res) => (res as express.Response).locals.userId as string | undefined }));
   app.use(apiSecurityHeaders);
   app.use(express.json({ limit: MAX_BODY_BYTES }));
   app.use('/api', createApiRoutes(deps).router(authenticatedUser));

@@ -1,139 +1,169 @@
 import path from 'node:path';
-import { rateRulesFromEnv, type RateLimitRules } from './rate-limits';
+import { z } from 'zod';
+import { ConfigError, parseEnv, parsers, shellConfigOf, shellVariables, variable, type ShellConfig } from '@concord/service-shell';
+import { DEFAULT_RATE_LIMITS, type RateLimitRules, type RateRule } from './rate-limits';
 
-/** Everything the API reads from the environment, parsed and validated once at start. */
+/** Everything the API reads from the environment, parsed and validated once at start (the variables: ApiVariables). */
 export interface ApiConfig {
-  /** API_HOST, default 0.0.0.0. */
   host: string;
-  /** API_PORT, default 3001; 0 picks a free port. */
+  /** 0 picks a free port. */
   port: number;
-  /** CONCORD_DATA_DIR, default ./data (resolved to an absolute path). Holds users and the signing key. */
+  /** Absolute. Holds the signing key and the embedded database. */
   dataDir: string;
-  /** API_PRIVATE_KEY_PEM (PKCS#8, P-256). Unset: a key is generated once and kept in the data dir. */
+  /** PKCS#8, P-256. Unset: a key is generated once and kept in the data dir. */
   privateKeyPem?: string;
-  /** API_PUBLIC_KEY_PEM (SPKI). Optional even with a private key: it is derived from it. */
+  /** SPKI. Optional even with a private key: it is derived from it. */
   publicKeyPem?: string;
-  /** SESSION_TTL, default 7d. Seconds, or a number with s/m/h/d. */
   sessionTtlSeconds: number;
-  /** GRANT_TTL, default 60s. */
   grantTtlSeconds: number;
-  /** AUTH_RATE_LIMIT, default 10: sign-in/sign-up attempts per minute, per IP and per user name. */
+  /** Sign-in/sign-up attempts per minute, per IP and per user name. */
   authAttemptsPerMinute: number;
-  /**
-   * API_TRUST_PROXY, default unset (trust none): Express's `trust proxy` setting. Behind a reverse
-   * proxy set it (e.g. `loopback` or a hop count), or every client shares the proxy's rate limit.
-   */
+  /** Express's `trust proxy` setting; unset trusts none. */
   trustProxy?: string | number | boolean;
-  /** LOG_LEVEL, default info. */
-  logLevel: string;
-  /** FIREBASE_PROJECT_ID, default unset: Firebase sign-in off. Set: Firebase ID tokens of this project are accepted beside local sessions. */
+  /** Set: Firebase ID tokens of this project are accepted beside local sessions. */
   firebaseProjectId?: string;
-  /**
-   * FIREBASE_AUTH_EMULATOR_HOST, tests and development only: firebase-admin then accepts the Auth
-   * emulator's unsigned tokens, so anyone could sign in as anyone. Refused unless
-   * ALLOW_FIREBASE_AUTH_EMULATOR=1 is set as well.
-   */
+  /** Tests and development only (see the variable's description). */
   firebaseAuthEmulatorHost?: string;
-  /** DATABASE_URL (postgres://…), default unset: embedded PostgreSQL (PGlite) in `<dataDir>/pglite`. */
+  /** Unset: embedded PostgreSQL (PGlite) in `<dataDir>/pglite`. */
   databaseUrl?: string;
-  /** REDIS_URL, default unset: the cache (and real-time publishing) stay in this process. */
+  /** Unset: the cache (and real-time publishing) stay in this process. */
   redisUrl?: string;
-  /** REDIS_KEY_PREFIX, default `concord:`: the namespace of every Redis key, shared with signaling. */
   redisKeyPrefix: string;
-  /** METRICS_TOKEN, default unset: GET /api/metrics is open. Set: it needs `Authorization: Bearer <token>`. */
-  metricsToken?: string;
-  /**
-   * FIREBASE_WEB_API_KEY, default unset: the Firebase web API key (public) the web client's SDK
-   * needs; served with the project id at GET /api/config. Without it the web client offers local
-   * sign-in only.
-   */
+  /** The Firebase web API key (public) the web client's SDK needs, served with the project id at GET /api/config. */
   firebaseWebApiKey?: string;
-  /**
-   * Abuse limits as `count/window` (e.g. `10/10s`), each unset one at its default (README "Rate
-   * limits"): MESSAGE_RATE_LIMIT, MESSAGE_IP_RATE_LIMIT, INVITE_RATE_LIMIT, INVITE_IP_RATE_LIMIT,
-   * JOIN_RATE_LIMIT, JOIN_IP_RATE_LIMIT, REACTION_RATE_LIMIT, DUPLICATE_MESSAGE_LIMIT.
-   */
+  /** The abuse limits set in the environment; the others keep their defaults. */
   rateLimits: Partial<RateLimitRules>;
+  /** Logging, ops listener, metrics token, stop deadline. */
+  shell: ShellConfig;
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-function parseDurationSeconds(name: string, raw: string): number {
-  const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+/** Seconds, or a number with s/m/h/d. */
+function durationSeconds(text: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(text);
   const seconds = match ? Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1) : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new Error(`${name} must be a duration like 60, 60s, 15m, 12h or 7d (got "${raw}")`);
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) throw new Error('must be a duration like 60, 60s, 15m, 12h or 7d');
   return seconds;
 }
 
-function parseInteger(name: string, raw: string, min: number, max: number): number {
-  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in ${min}..${max} (got "${raw}")`);
-  return value;
+const WINDOW_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** `10/10s`, `30/1m`, `100/h`: at most that many per window. */
+export function rateRule(text: string): RateRule {
+  const match = /^(\d+)\s*\/\s*(\d*)\s*([smh])$/.exec(text);
+  const limit = Number(match?.[1]);
+  const windowMs = Number(match?.[2] || 1) * (WINDOW_UNITS_MS[match?.[3] ?? ''] ?? NaN);
+  if (!match || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(windowMs) || windowMs < 1 || windowMs > 86_400_000) {
+    throw new Error('must be a count per window like 10/10s, 30/1m or 100/h');
+  }
+  return { limit, windowMs };
 }
 
-function parseTrustProxy(raw: string): string | number | boolean {
-  const value = raw.trim();
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
+const shownRule = ({ limit, windowMs }: RateRule): string =>
+  `\`${limit}/${windowMs % 60_000 === 0 ? `${windowMs / 60_000}m` : `${windowMs / 1_000}s`}\``;
+
+/** An abuse limit as `count/window`, shown with its default from DEFAULT_RATE_LIMITS. */
+const rateLimit = (rule: keyof RateLimitRules, description: string) => variable(rateRule, { shown: shownRule(DEFAULT_RATE_LIMITS[rule]), description });
+
+function trustProxy(text: string): string | number | boolean {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (/^\d+$/.test(text)) return Number(text);
+  return text;
 }
 
 /** Firebase's rule: 6..30 lower-case letters, digits and hyphens, starting with a letter. */
-const FIREBASE_PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-
-/** A PEM passed through an env file often arrives with literal `\n`s. */
-function pem(raw: string | undefined): string | undefined {
-  const value = raw?.trim();
-  return value ? value.replace(/\\n/g, '\n') : undefined;
+function firebaseProjectId(text: string): string {
+  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(text)) throw new Error('must be a Firebase project id like my-app-1234');
+  return text;
 }
 
+/** A PEM passed through an env file often arrives with literal `\n`s. */
+const pem = (text: string): string => text.replace(/\\n/g, '\n');
+
+/** The API's environment variables (README "Configuration" is generated from them: npm run docs:config). */
+export const ApiVariables = z.object({
+  ...shellVariables({ opsPort: 9101 }),
+  API_PORT: variable(parsers.port, { default: 3001, description: 'port the API listens on (0 picks a free one)' }),
+  API_HOST: variable(parsers.text, { default: '0.0.0.0', description: 'address the API listens on' }),
+  CONCORD_DATA_DIR: variable(parsers.text, { default: './data', description: 'the signing key, and the embedded database (`pglite/`) when there is no `DATABASE_URL`' }),
+  DATABASE_URL: variable(parsers.url('postgres', 'postgresql'), { shown: 'unset: embedded PostgreSQL (PGlite)', description: 'PostgreSQL (`postgres://…`); migrations run at start' }),
+  REDIS_URL: variable(parsers.url('redis', 'rediss'), {
+    shown: 'unset: in this process',
+    description: "the API's cache, rate limits and real-time publishing (shared by every API instance)",
+  }),
+  REDIS_KEY_PREFIX: variable(parsers.text, { default: 'concord:', description: 'key namespace (the same for every service of a deployment)' }),
+  API_PRIVATE_KEY_PEM: variable(pem, { secret: true, shown: 'generated into the data dir', description: 'ES256 (P-256) PKCS#8 key signing sessions and grants' }),
+  API_PUBLIC_KEY_PEM: variable(pem, { secret: true, shown: 'derived from the private key', description: 'its SPKI public half, checked against it' }),
+  SESSION_TTL: variable(durationSeconds, { default: 7 * 86_400, shown: '`7d`', description: 'session lifetime (seconds, or a number with s, m, h or d)' }),
+  GRANT_TTL: variable(durationSeconds, { default: 60, shown: '`60s`', description: 'voice grant lifetime' }),
+  AUTH_RATE_LIMIT: variable(parsers.integer(1, 1_000_000), { default: 10, description: 'sign-in/sign-up attempts per minute per IP and per user name' }),
+  MESSAGE_RATE_LIMIT: rateLimit('messageUser', 'messages per user (`count/window`, window in s, m or h)'),
+  MESSAGE_IP_RATE_LIMIT: rateLimit('messageIp', 'messages per IP'),
+  REACTION_RATE_LIMIT: rateLimit('reactionUser', 'reactions added per user'),
+  INVITE_RATE_LIMIT: rateLimit('inviteUser', 'invites created per user'),
+  INVITE_IP_RATE_LIMIT: rateLimit('inviteIp', 'invites created per IP'),
+  JOIN_RATE_LIMIT: rateLimit('joinUser', 'servers joined per user'),
+  JOIN_IP_RATE_LIMIT: rateLimit('joinIp', 'servers joined per IP'),
+  DUPLICATE_MESSAGE_LIMIT: rateLimit('duplicateMessage', 'copies of the same text per user and channel'),
+  SERVER_CREATE_RATE_LIMIT: rateLimit('serverCreateUser', 'servers created per user'),
+  SERVER_CREATE_IP_RATE_LIMIT: rateLimit('serverCreateIp', 'servers created per IP'),
+  SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailurePair', 'wrong passwords per user name and IP; then that IP waits (others are not affected)'),
+  ACCOUNT_SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailureAccount', 'wrong passwords per account from all IPs; then only IPs it signed in from before may try'),
+  API_TRUST_PROXY: variable(trustProxy, { shown: 'unset: trust none', description: 'Express `trust proxy` (set behind a reverse proxy, e.g. `loopback` or a hop count, or every client shares its rate limit)' }),
+  FIREBASE_PROJECT_ID: variable(firebaseProjectId, {
+    shown: 'unset: local sign-in only',
+    description: 'also accept Firebase ID tokens of this project (verified against Google\'s keys); a Firebase account becomes a Concord user on its first request. Local sign-in keeps working',
+  }),
+  FIREBASE_WEB_API_KEY: variable(parsers.text, { description: "the project's (public) web API key; with `FIREBASE_PROJECT_ID`, `GET /api/config` offers Firebase sign-in to the web client" }),
+  FIREBASE_AUTH_EMULATOR_HOST: variable(parsers.text, {
+    description:
+      '**tests and development only**: the Firebase Auth emulator (`host:port`), whose tokens are unsigned — with it anyone can sign in as anyone. The API refuses to start with it unless `ALLOW_FIREBASE_AUTH_EMULATOR=1` is set too. Never set either in production',
+  }),
+  ALLOW_FIREBASE_AUTH_EMULATOR: variable(parsers.text, { description: '`1` (or `true`): the second key to `FIREBASE_AUTH_EMULATOR_HOST`' }),
+});
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const value = (name: string): string | undefined => {
-    const raw = env[name]?.trim();
-    return raw ? raw : undefined;
-  };
-  const privateKeyPem = pem(env.API_PRIVATE_KEY_PEM);
-  const publicKeyPem = pem(env.API_PUBLIC_KEY_PEM);
-  if (publicKeyPem && !privateKeyPem) throw new Error('API_PUBLIC_KEY_PEM is set without API_PRIVATE_KEY_PEM');
-  const trustProxy = value('API_TRUST_PROXY');
-  const firebaseProjectId = value('FIREBASE_PROJECT_ID');
-  if (firebaseProjectId !== undefined && !FIREBASE_PROJECT_ID.test(firebaseProjectId)) {
-    throw new Error(`FIREBASE_PROJECT_ID must be a Firebase project id like my-app-1234 (got "${firebaseProjectId}")`);
-  }
-  const firebaseAuthEmulatorHost = value('FIREBASE_AUTH_EMULATOR_HOST');
-  const allowEmulator = value('ALLOW_FIREBASE_AUTH_EMULATOR');
-  if (firebaseAuthEmulatorHost !== undefined && allowEmulator !== '1' && allowEmulator !== 'true') {
-    throw new Error(
+  const vars = parseEnv(ApiVariables, env);
+  if (vars.API_PUBLIC_KEY_PEM && !vars.API_PRIVATE_KEY_PEM) throw new ConfigError('API_PUBLIC_KEY_PEM is set without API_PRIVATE_KEY_PEM');
+  if (vars.FIREBASE_AUTH_EMULATOR_HOST !== undefined && !['1', 'true'].includes(vars.ALLOW_FIREBASE_AUTH_EMULATOR ?? '')) {
+    throw new ConfigError(
       'FIREBASE_AUTH_EMULATOR_HOST is set: firebase-admin would accept unsigned Auth emulator tokens, letting anyone ' +
         'sign in as anyone. Unset it, or for tests and development only also set ALLOW_FIREBASE_AUTH_EMULATOR=1',
     );
   }
-  const databaseUrl = value('DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new Error('DATABASE_URL must be a postgres:// URL');
-  const redisUrl = value('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL');
-  const firebaseWebApiKey = value('FIREBASE_WEB_API_KEY');
-  const metricsToken = value('METRICS_TOKEN');
-  if (metricsToken !== undefined && metricsToken.length < 16) throw new Error('METRICS_TOKEN must be at least 16 characters');
+  const limits: [keyof RateLimitRules, RateRule | undefined][] = [
+    ['messageUser', vars.MESSAGE_RATE_LIMIT],
+    ['messageIp', vars.MESSAGE_IP_RATE_LIMIT],
+    ['reactionUser', vars.REACTION_RATE_LIMIT],
+    ['inviteUser', vars.INVITE_RATE_LIMIT],
+    ['inviteIp', vars.INVITE_IP_RATE_LIMIT],
+    ['joinUser', vars.JOIN_RATE_LIMIT],
+    ['joinIp', vars.JOIN_IP_RATE_LIMIT],
+    ['duplicateMessage', vars.DUPLICATE_MESSAGE_LIMIT],
+    ['serverCreateUser', vars.SERVER_CREATE_RATE_LIMIT],
+    ['serverCreateIp', vars.SERVER_CREATE_IP_RATE_LIMIT],
+    ['signInFailurePair', vars.SIGN_IN_FAILURE_LIMIT],
+    ['signInFailureAccount', vars.ACCOUNT_SIGN_IN_FAILURE_LIMIT],
+  ];
   return {
-    host: value('API_HOST') ?? '0.0.0.0',
-    port: parseInteger('API_PORT', value('API_PORT') ?? '3001', 0, 65_535),
-    dataDir: path.resolve(value('CONCORD_DATA_DIR') ?? './data'),
-    ...(privateKeyPem && { privateKeyPem }),
-    ...(publicKeyPem && { publicKeyPem }),
-    sessionTtlSeconds: parseDurationSeconds('SESSION_TTL', value('SESSION_TTL') ?? '7d'),
-    grantTtlSeconds: parseDurationSeconds('GRANT_TTL', value('GRANT_TTL') ?? '60s'),
-    authAttemptsPerMinute: parseInteger('AUTH_RATE_LIMIT', value('AUTH_RATE_LIMIT') ?? '10', 1, 1_000_000),
-    ...(trustProxy !== undefined && { trustProxy: parseTrustProxy(trustProxy) }),
-    logLevel: value('LOG_LEVEL') ?? 'info',
-    ...(firebaseProjectId && { firebaseProjectId }),
-    ...(firebaseAuthEmulatorHost && { firebaseAuthEmulatorHost }),
-    ...(databaseUrl && { databaseUrl }),
-    ...(redisUrl && { redisUrl }),
-    redisKeyPrefix: value('REDIS_KEY_PREFIX') ?? 'concord:',
-    ...(metricsToken && { metricsToken }),
-    ...(firebaseWebApiKey && { firebaseWebApiKey }),
-    rateLimits: rateRulesFromEnv(env),
+    host: vars.API_HOST,
+    port: vars.API_PORT,
+    dataDir: path.resolve(vars.CONCORD_DATA_DIR),
+    ...(vars.API_PRIVATE_KEY_PEM && { privateKeyPem: vars.API_PRIVATE_KEY_PEM }),
+    ...(vars.API_PUBLIC_KEY_PEM && { publicKeyPem: vars.API_PUBLIC_KEY_PEM }),
+    sessionTtlSeconds: vars.SESSION_TTL,
+    grantTtlSeconds: vars.GRANT_TTL,
+    authAttemptsPerMinute: vars.AUTH_RATE_LIMIT,
+    ...(vars.API_TRUST_PROXY !== undefined && { trustProxy: vars.API_TRUST_PROXY }),
+    ...(vars.FIREBASE_PROJECT_ID && { firebaseProjectId: vars.FIREBASE_PROJECT_ID }),
+    ...(vars.FIREBASE_AUTH_EMULATOR_HOST && { firebaseAuthEmulatorHost: vars.FIREBASE_AUTH_EMULATOR_HOST }),
+    ...(vars.DATABASE_URL && { databaseUrl: vars.DATABASE_URL }),
+    ...(vars.REDIS_URL && { redisUrl: vars.REDIS_URL }),
+    redisKeyPrefix: vars.REDIS_KEY_PREFIX,
+    ...(vars.FIREBASE_WEB_API_KEY && { firebaseWebApiKey: vars.FIREBASE_WEB_API_KEY }),
+    rateLimits: Object.fromEntries(limits.filter(([, rule]) => rule !== undefined)),
+    shell: shellConfigOf(vars),
   };
 }

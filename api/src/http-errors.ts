@@ -83,7 +83,7 @@ function toHttpError(error: unknown): HttpError {
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {
     const httpError = toHttpError(error);
-    if (httpError.status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (httpError.status >= 500) (req.log ?? logger).error({ err: error, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) return next(error);
     res.status(httpError.status).set(httpError.headers).json(httpError.toBody());
   };

@@ -1,27 +1,20 @@
-import pino from 'pino';
+import { redisReachable, runService, ServiceShell } from '@concord/service-shell';
 import { loadConfig } from './config';
 import { startApi } from './server';
 
-async function main(): Promise<void> {
+/** The API as a service of a cluster: readiness is its database and Redis. */
+runService('api', async () => {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel });
-  const api = await startApi(config, logger);
-  logger.info(`api listening on ${api.url}`);
-  const stop = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'api stopping');
-    api.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'api did not close cleanly');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-main().catch((error: unknown) => {
-  console.error('api failed to start:', error instanceof Error ? error.message : error);
-  process.exit(1);
+  const shell = new ServiceShell({ service: 'api', config: config.shell });
+  const api = await startApi(config, shell.log);
+  shell.readiness.register('database', () => api.deps.database.db.ping());
+  if (config.redisUrl) {
+    const redis = redisReachable(config.redisUrl);
+    shell.readiness.register('redis', redis.check);
+    shell.onStop('close', 'redis readiness check', () => redis.close());
+  }
+  // Stops accepting, lets requests in flight finish, then closes the database and Redis clients.
+  shell.onStop('drain', 'http server and stores', () => api.close());
+  await shell.start(api.deps.metrics.registry);
+  shell.log.info({ 'url.full': api.url }, `api listening on ${api.url}`);
 });

@@ -47,41 +47,6 @@ export const DEFAULT_RATE_LIMITS: RateLimitRules = {
   typing: { limit: 1, windowMs: 3_000 },
 };
 
-/** The environment variable of each rule (AUTH_RATE_LIMIT, a count per minute, is ApiConfig's own). */
-export const RATE_LIMIT_VARIABLES: Record<Exclude<keyof RateLimitRules, 'auth' | 'typing'>, string> = {
-  messageUser: 'MESSAGE_RATE_LIMIT',
-  messageIp: 'MESSAGE_IP_RATE_LIMIT',
-  inviteUser: 'INVITE_RATE_LIMIT',
-  inviteIp: 'INVITE_IP_RATE_LIMIT',
-  joinUser: 'JOIN_RATE_LIMIT',
-  joinIp: 'JOIN_IP_RATE_LIMIT',
-  reactionUser: 'REACTION_RATE_LIMIT',
-  duplicateMessage: 'DUPLICATE_MESSAGE_LIMIT',
-};
-
-const WINDOW_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** `10/10s`, `30/1m`, `100/h`: at most that many per window. */
-export function parseRateRule(name: string, raw: string): RateRule {
-  const match = /^(\d+)\s*\/\s*(\d*)\s*([smh])$/.exec(raw.trim());
-  const limit = Number(match?.[1]);
-  const windowMs = Number(match?.[2] || 1) * (WINDOW_UNITS_MS[match?.[3] ?? ''] ?? NaN);
-  if (!match || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(windowMs) || windowMs < 1 || windowMs > 86_400_000) {
-    throw new Error(`${name} must be a count per window like 10/10s, 30/1m or 100/h (got "${raw}")`);
-  }
-  return { limit, windowMs };
-}
-
-/** The rules set in the environment (see RATE_LIMIT_VARIABLES); the others keep their defaults. */
-export function rateRulesFromEnv(env: NodeJS.ProcessEnv): Partial<RateLimitRules> {
-  const rules: Partial<RateLimitRules> = {};
-  for (const [rule, variable] of Object.entries(RATE_LIMIT_VARIABLES) as [keyof typeof RATE_LIMIT_VARIABLES, string][]) {
-    const raw = env[variable]?.trim();
-    if (raw) rules[rule] = parseRateRule(variable, raw);
-  }
-  return rules;
-}
-
 /** Actions limited per user and per IP. */
 export type LimitedAction = 'message' | 'invite' | 'join' | 'reaction';
 

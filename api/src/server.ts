@@ -90,7 +90,7 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       metrics,
       rateLimits,
       ...(options.presence && { presence: options.presence }),
-      ...(config.metricsToken && { metricsToken: config.metricsToken }),
+      ...(config.shell.metricsToken && { metricsToken: config.shell.metricsToken }),
       clientConfig: {
         firebase:
           config.firebaseProjectId && config.firebaseWebApiKey
@@ -119,7 +119,7 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: ApiConfig, logger: Logger = pino({ level: config.logLevel }), options: ApiDepsOptions = {}): Promise<RunningApi> {
+export async function startApi(config: ApiConfig, logger: Logger = pino({ level: config.shell.logLevel }), options: ApiDepsOptions = {}): Promise<RunningApi> {
   const deps = await buildApiDeps(config, logger, options);
   const app = createApiApp(deps);
   if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);

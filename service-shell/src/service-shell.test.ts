@@ -1,4 +1,4 @@
-import { ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../test/service-process';
+import { expectEcsLines, ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../test/service-process';
 
 /*
  * The shell in a real process (service-shell/test/fixture-service.ts): configuration refused with
@@ -8,7 +8,6 @@ import { ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../test/servi
 
 const FIXTURE = 'service-shell/test/fixture-service.ts';
 const METRICS_TOKEN = 'fixture-metrics-token-0123';
-const ECS_FIELDS = ['@timestamp', 'log.level', 'message', 'service.name', 'service.node.name', 'ecs.version'];
 
 const started: ServiceProcess[] = [];
 const startFixture = (env: Record<string, string>) => {
@@ -17,22 +16,6 @@ const startFixture = (env: Record<string, string>) => {
   return fixture;
 };
 
-/** Every line a service wrote is one JSON object with the ECS fields. */
-function expectEcsLines(fixture: ServiceProcess): void {
-  const lines = fixture.lines();
-  expect(lines.length).toBeGreaterThan(0);
-  for (const line of lines) {
-    let entry: Record<string, unknown>;
-    try {
-      entry = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      throw new Error(`not a JSON line: ${line}`);
-    }
-    for (const field of ECS_FIELDS) expect({ line, has: field in entry }).toEqual({ line, has: true });
-    expect(entry['service.name']).toBe('fixture');
-  }
-}
-
 afterEach(async () => {
   await Promise.all(started.splice(0).map((fixture) => fixture.kill()));
 });
@@ -40,7 +23,7 @@ afterEach(async () => {
 test('a bad variable stops the start with exit code 1 and a message naming it', async () => {
   const fixture = startFixture({ OPS_PORT: 'ninety', SHUTDOWN_TIMEOUT_MS: '5' });
   expect(await fixture.exited).toEqual({ code: 1, signal: null });
-  expectEcsLines(fixture);
+  expectEcsLines(fixture, 'fixture');
   const messages = fixture.lines().map((line) => (JSON.parse(line) as { message: string }).message);
   expect(messages).toEqual([
     'fixture cannot start: invalid configuration: OPS_PORT must be an integer from 0 to 65535 (got "ninety"); SHUTDOWN_TIMEOUT_MS must be an integer from 100 to 600000 (got "5")',
@@ -51,7 +34,7 @@ test('healthz stays up while readyz follows Redis going away and coming back', a
   const redis = await ThrowawayRedis.start();
   try {
     const fixture = startFixture({ OPS_PORT: '0', FIXTURE_REDIS_URL: redis.url });
-    const ops = await fixture.logged('url.full');
+    const ops = await fixture.loggedUrl('ops endpoints');
     const readyz = async () => {
       const response = await fetch(`${ops}/readyz`);
       return { status: response.status, body: await response.json() };
@@ -71,7 +54,7 @@ test('healthz stays up while readyz follows Redis going away and coming back', a
     expect(await statusOf(`${ops}/healthz`, { method: 'POST' })).toBe(405);
     fixture.signal('SIGTERM');
     expect(await fixture.exited).toEqual({ code: 0, signal: null });
-    expectEcsLines(fixture);
+    expectEcsLines(fixture, 'fixture');
   } finally {
     await redis.stop();
   }
@@ -79,7 +62,7 @@ test('healthz stays up while readyz follows Redis going away and coming back', a
 
 test('with METRICS_TOKEN, /metrics refuses a missing or wrong token and serves the registry for the right one', async () => {
   const fixture = startFixture({ OPS_PORT: '0', METRICS_TOKEN });
-  const ops = await fixture.logged('url.full');
+  const ops = await fixture.loggedUrl('ops endpoints');
   expect(await statusOf(`${ops}/metrics`)).toBe(401);
   expect(await statusOf(`${ops}/metrics`, { headers: { authorization: 'Bearer wrong-token-of-some-length' } })).toBe(401);
   expect(await statusOf(`${ops}/metrics`, { headers: { authorization: METRICS_TOKEN } })).toBe(401);
@@ -93,7 +76,7 @@ test('with METRICS_TOKEN, /metrics refuses a missing or wrong token and serves t
 
 test('SIGTERM: not ready at once, the drain step runs to its end, exit 0 within the deadline', async () => {
   const fixture = startFixture({ OPS_PORT: '0', FIXTURE_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' });
-  const ops = await fixture.logged('url.full');
+  const ops = await fixture.loggedUrl('ops endpoints');
   expect(await statusOf(`${ops}/readyz`)).toBe(200);
   const signalled = Date.now();
   fixture.signal('SIGTERM');
@@ -106,16 +89,16 @@ test('SIGTERM: not ready at once, the drain step runs to its end, exit 0 within 
   expect(elapsed).toBeLessThan(5_000);
   const messages = fixture.lines().map((line) => (JSON.parse(line) as { message: string }).message);
   expect(messages.slice(-4)).toEqual(['stopping (SIGTERM)', 'draining', 'drained', expect.stringMatching(/^stopped in \d+ ms$/)]);
-  expectEcsLines(fixture);
+  expectEcsLines(fixture, 'fixture');
 });
 
 test('a drain longer than SHUTDOWN_TIMEOUT_MS is cut short at the deadline with exit code 1', async () => {
   const fixture = startFixture({ OPS_PORT: '0', FIXTURE_DRAIN_MS: '30000', SHUTDOWN_TIMEOUT_MS: '1000' });
-  await fixture.logged('url.full');
+  await fixture.loggedUrl('ops endpoints');
   const signalled = Date.now();
   fixture.signal('SIGINT');
   expect(await fixture.exited).toEqual({ code: 1, signal: null });
   expect(Date.now() - signalled).toBeLessThan(5_000);
   expect(fixture.lines().at(-1)).toContain('stop did not finish within SHUTDOWN_TIMEOUT_MS (1000 ms)');
-  expectEcsLines(fixture);
+  expectEcsLines(fixture, 'fixture');
 });

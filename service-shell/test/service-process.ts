@@ -47,18 +47,33 @@ export class ServiceProcess {
     return `${this.stdout}${this.stderr ? `\n--- stderr ---\n${this.stderr}` : ''}`;
   }
 
-  /** The first logged value of `field` (a JSON log line carrying it), once it appears. */
-  async logged(field: string, timeoutMs = 30_000): Promise<string> {
+  /** Every stdout line parsed as JSON (throws on a line that is not). */
+  entries(): Record<string, unknown>[] {
+    return this.lines().map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON line: ${line}`);
+      }
+    });
+  }
+
+  /** The first logged entry `matches`, once it appears. */
+  async logged(what: string, matches: (entry: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const line of this.lines()) {
-        const value = (JSON.parse(line) as Record<string, unknown>)[field];
-        if (typeof value === 'string') return value;
-      }
-      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${field}:\n${this.output()}`);
-      if (Date.now() > deadline) throw new Error(`no ${field} logged within ${timeoutMs} ms:\n${this.output()}`);
+      const found = this.entries().find(matches);
+      if (found) return found;
+      if (this.exit) throw new Error(`exited (${JSON.stringify(this.exit)}) before logging ${what}:\n${this.output()}`);
+      if (Date.now() > deadline) throw new Error(`${what} not logged within ${timeoutMs} ms:\n${this.output()}`);
       await sleep(100);
     }
+  }
+
+  /** The URL a line whose message starts with `prefix` logs as `url.full` (a listener's address). */
+  async loggedUrl(prefix: string, timeoutMs?: number): Promise<string> {
+    const entry = await this.logged(`"${prefix}…"`, (e) => String(e.message).startsWith(prefix) && typeof e['url.full'] === 'string', timeoutMs);
+    return entry['url.full'] as string;
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -75,6 +90,18 @@ export class ServiceProcess {
       }
       await this.exited;
     }
+  }
+}
+
+const ECS_FIELDS = ['@timestamp', 'log.level', 'message', 'service.name', 'service.node.name', 'ecs.version'];
+
+/** Every line a service wrote is one JSON object with the ECS fields. */
+export function expectEcsLines(fixture: ServiceProcess, service: string): void {
+  const entries = fixture.entries();
+  expect(entries.length).toBeGreaterThan(0);
+  for (const entry of entries) {
+    expect(ECS_FIELDS.filter((field) => !(field in entry))).toEqual([]);
+    expect(entry['service.name']).toBe(service);
   }
 }
 
