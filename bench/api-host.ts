@@ -18,7 +18,7 @@ import { DEFAULT_RATE_LIMITS, type RateLimitRules } from '../api/src/rate-limits
 export type HostRequest = { type: 'seed'; members: number; tag: string } | { type: 'stop' };
 export type HostReply =
   | { type: 'ready'; apiUrl: string; signalingUrl?: string; database: string }
-  | { type: 'seeded'; serverId: string; channelId: string; userIds: string[] }
+  | { type: 'seeded'; serverId: string; channelId: string; userIds: string[]; tokens: string[] }
   | { type: 'error'; message: string };
 
 /** No limit the benchmark reaches: it measures the platform, not the abuse limits. */
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       config: loadSignalingConfig({}, { sfuSecret: 'bench-unused-sfu-secret' }),
       registry,
       verifier: TokenVerifier.fromJwks(api.keys.jwks),
+      revokedSessions: api.deps.sessionService,
       log,
       realtime: { presence },
     });
@@ -79,7 +80,10 @@ async function main(): Promise<void> {
         await tx.query("INSERT INTO channels (id, server_id, kind, name) VALUES ($1, $2, 'text', 'general')", [channelId, serverId]);
         await tx.query('INSERT INTO members (server_id, user_id) SELECT $1, unnest($2::uuid[])', [serverId, userIds]);
       });
-      send({ type: 'seeded', serverId, channelId, userIds });
+      // Real sessions: the API accepts a token only while its server-side session lives.
+      const client = { userAgent: 'bench', ip: '127.0.0.1' };
+      const tokens = await Promise.all(userIds.map(async (id, i) => (await api.deps.sessions.issueSession({ id, username: names[i]!, displayName: names[i]! }, client)).token));
+      send({ type: 'seeded', serverId, channelId, userIds, tokens });
     })().catch((error: unknown) => send({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
   });
   process.on('disconnect', () => process.exit(0));

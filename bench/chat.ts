@@ -29,8 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
-import { SESSION_AUDIENCE } from '@concord/protocol';
-import { loadSigningKeys, signToken, type SigningKeys } from '../api/src/keys';
+import { loadSigningKeys, type SigningKeys } from '../api/src/keys';
 import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
 import type { HostReply, HostRequest } from './api-host';
 
@@ -348,7 +347,7 @@ async function runPhase(
   step(`N = ${n}: seeding a server with ${n} members`);
   ctx.host.process.send({ type: 'seed', members: n, tag: `n${n}-` } satisfies HostRequest);
   const seeded = await untilMessage(ctx.host, 'seeded', 60_000);
-  const tokens = await Promise.all(seeded.userIds.map(async (userId) => (await signToken(ctx.keys, SESSION_AUDIENCE, { sub: userId, name: 'bench' }, 3_600)).token));
+  const tokens = seeded.tokens;
   const owner = tokens[0]!;
 
   step(`N = ${n}: API throughput, nobody connected (${options.seconds} s sequential, ${options.seconds} s with ${options.concurrency} senders)`);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLocalJWKSet, jwtVerify, SignJWT, generateKeyPair } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT, generateKeyPair } from 'jose';
 import pino from 'pino';
 import {
   GRANT_AUDIENCE,
@@ -160,7 +160,8 @@ describe('API', () => {
 
   test('missing, garbage, forged, expired and wrong-audience tokens are 401', async () => {
     const session = SessionResponse.parse((await signUp(api, 'grace')).body);
-    const claims = { sub: session.user.id, name: session.user.displayName };
+    // A real session's claims: only the expiry, the signature or the audience is wrong below.
+    const claims = { sub: session.user.id, name: session.user.displayName, sid: decodeJwt(session.token).sid };
 
     expectError(await call(api, 'GET', '/api/me'), 401, 'UNAUTHENTICATED');
     expectError(await call(api, 'GET', '/api/me', { headers: { authorization: session.token } }), 401, 'UNAUTHENTICATED');
@@ -211,6 +212,7 @@ describe('API', () => {
       name: 'Heidi',
       room: roomId,
       perms: { speak: true, video: true, screen: true },
+      sid: decodeJwt(session.token).sid,
     });
     expect(payload.exp! - payload.iat!).toBe(60);
     expect(payload.exp! * 1000).toBe(grant.expiresAt);

@@ -19,6 +19,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords';
 import type { RateLimiter } from './rate-limit';
 import type { ApiRateLimits } from './rate-limits';
 import type { RealtimePublisher } from './realtime';
+import { registerSessionRoutes, sessionClientOf, type SessionService } from './sessions';
 import { toPublicUser, UsernameTakenError, type UserStore } from './users';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -28,6 +29,8 @@ export interface ApiDeps {
   users: UserStore;
   /** Mints sessions after local sign-up and sign-in. */
   sessions: SessionIssuer;
+  /** The server-side sessions: sign-out, sign out everywhere, the session list. */
+  sessionService: SessionService;
   /** Accepts bearer tokens. */
   identity: IdentityProvider;
   grants: VoiceGrantIssuer;
@@ -95,7 +98,7 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
       const user = await users.create({ username: body.username, displayName: body.displayName ?? body.username, passwordHash }).catch((error: unknown) => {
         throw error instanceof UsernameTakenError ? usernameTaken() : error;
       });
-      return sessions.issueSession(toPublicUser(user));
+      return sessions.issueSession(toPublicUser(user), sessionClientOf(req));
     },
   );
 
@@ -110,7 +113,7 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
         throw invalidCredentials();
       }
       if (!(await verifyPassword(body.password, user.passwordHash))) throw invalidCredentials();
-      return sessions.issueSession(toPublicUser(user));
+      return sessions.issueSession(toPublicUser(user), sessionClientOf(req));
     },
   );
 
@@ -128,9 +131,11 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
       if (decodeJwt(bearerOf(req) ?? '').iss === TOKEN_ISSUER) throw new HttpError('BAD_REQUEST', 'send a Firebase ID token as the bearer');
       const found = await users.findById(user.userId);
       if (!found) throw new HttpError('UNAUTHENTICATED', 'the account of this token no longer exists');
-      return sessions.issueSession(toPublicUser(found));
+      return sessions.issueSession(toPublicUser(found), sessionClientOf(req));
     },
   );
+
+  registerSessionRoutes(table, { sessions: deps.sessionService, users, limitAttempt: limitAuthAttempt });
 
   table.add({ method: 'get', path: '/me', summary: 'The signed-in account', tag: 'auth', response: PublicUser }, async ({ user }) => {
     const found = await users.findById(user.userId);
@@ -148,9 +153,10 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
       response: VoiceGrantResponse,
     },
     async ({ user, body }) => {
+      if (!user.sessionId) throw new HttpError('BAD_REQUEST', 'voice needs a Concord session: exchange the Firebase ID token at /api/auth/firebase/session first');
       // The name others see in the call: the profile's current one (the session's may predate a rename).
       const profile = await deps.guild.user(user.userId);
-      return grants.issue({ ...user, displayName: profile?.displayName ?? user.displayName }, body.roomId);
+      return grants.issue({ ...user, sessionId: user.sessionId, displayName: profile?.displayName ?? user.displayName }, body.roomId);
     },
   );
 

@@ -16,9 +16,10 @@ export class VoiceGrantIssuer {
     private readonly policy: VoicePolicy = openVoicePolicy,
   ) {}
 
-  async issue(user: AuthenticatedUser, roomId: RoomId): Promise<VoiceGrantResponse> {
+  /** The grant admits a socket of the user's session `user.sessionId` only, while that session lives. */
+  async issue(user: AuthenticatedUser & { sessionId: string }, roomId: RoomId): Promise<VoiceGrantResponse> {
     const permissions = await this.policy(user, roomId);
-    const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions };
+    const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions, sid: user.sessionId };
     const { token, expiresAt } = await signToken(this.keys, GRANT_AUDIENCE, claims, this.grantTtlSeconds);
     return { grant: token, expiresAt, permissions };
   }

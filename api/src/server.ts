@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { RedisRevokedSessions } from '@concord/registry';
 import { GuildAccess, GuildData } from './access';
 import { createApiApp, type ApiDeps } from './app';
 import { CachedLoader, MemoryCache, RedisCache, type Cache } from './cache';
@@ -13,6 +14,7 @@ import { loadSigningKeys, type SigningKeys } from './keys';
 import { ApiMetrics } from './metrics';
 import { ApiRateLimits, DEFAULT_RATE_LIMITS, type RateLimitRules } from './rate-limits';
 import { InProcessRealtimePublisher, RedisRealtimePublisher, type RealtimePublisher } from './realtime';
+import { SESSION_CACHE_TTL_SECONDS, SessionService, SessionStore } from './sessions';
 import { PgUserStore } from './users-pg';
 
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -56,8 +58,6 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
   };
   try {
     const users = new PgUserStore(database.db);
-    const identity = buildIdentity(config, keys, users, logger);
-    closers.push(() => identity.close());
     const metrics = new ApiMetrics();
     const keyPrefix = config.redisKeyPrefix;
     const cache: Cache = config.redisUrl ? new RedisCache(config.redisUrl, { keyPrefix }) : new MemoryCache();
@@ -70,6 +70,19 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       closers.push(() => own.close());
       realtime = own;
     }
+    // In a cluster signaling reads revocations from Redis; in one process it asks sessionService.
+    const recorder = config.redisUrl ? new RedisRevokedSessions(config.redisUrl, { keyPrefix }) : undefined;
+    if (recorder) closers.push(() => recorder.close());
+    const sessionService = new SessionService({
+      store: new SessionStore(database.db),
+      loader: new CachedLoader(cache, metrics, logger, SESSION_CACHE_TTL_SECONDS),
+      cache,
+      realtime,
+      ...(recorder && { recorder }),
+      logger,
+    });
+    const identity = buildIdentity(config, keys, users, sessionService, logger);
+    closers.push(() => identity.close());
     const rules: RateLimitRules = { ...DEFAULT_RATE_LIMITS, auth: { limit: config.authAttemptsPerMinute, windowMs: 60_000 }, ...config.rateLimits, ...options.rateLimitRules };
     const rateLimits = config.redisUrl ? await ApiRateLimits.redis(config.redisUrl, { keyPrefix, rules, logger }) : ApiRateLimits.inMemory(rules);
     closers.push(() => rateLimits.close());
@@ -78,6 +91,7 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       database,
       users,
       sessions: identity.sessions,
+      sessionService,
       identity: identity.identity,
       grants: new VoiceGrantIssuer(keys, config.grantTtlSeconds, channelVoicePolicy(access)),
       jwks: keys.jwks,

@@ -56,6 +56,10 @@ export class PgUserStore implements UserStore, FirebaseUserDirectory {
     return row && toStoredUser(row);
   }
 
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
+  }
+
   /**
    * Read first (the common case: one indexed lookup); on a miss insert, leaving any row a
    * concurrent first request inserted meanwhile in place, then read whichever row won.

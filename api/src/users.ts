@@ -28,6 +28,8 @@ export interface UserStore {
   create(user: NewUser): Promise<StoredUser>;
   findByUsername(username: string): Promise<StoredUser | null>;
   findById(id: string): Promise<StoredUser | null>;
+  /** Replaces a local account's password (its sessions are the caller's business). */
+  setPasswordHash(id: string, passwordHash: string): Promise<void>;
 }
 
 export const toPublicUser = ({ id, username, displayName }: StoredUser): PublicUser => ({ id, username, displayName });
@@ -80,6 +82,19 @@ export class FileUserStore implements UserStore {
 
   async findById(id: string): Promise<StoredUser | null> {
     return this.byId.get(id) ?? null;
+  }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    const user = this.byId.get(id);
+    if (!user) throw new Error(`no user ${id}`);
+    const previous = user.passwordHash;
+    user.passwordHash = passwordHash;
+    try {
+      await this.persist();
+    } catch (error) {
+      user.passwordHash = previous;
+      throw error;
+    }
   }
 
   private index(user: StoredUser): void {

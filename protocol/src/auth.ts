@@ -36,7 +36,8 @@ export const TOKEN_ISSUER = 'concord-api';
 export const SESSION_AUDIENCE = 'concord-session';
 export const GRANT_AUDIENCE = 'concord-voice-grant';
 
-export const SessionClaims = z.object({ sub: z.string().min(1).max(64), name: z.string().min(1).max(64) });
+/** `sid`: the server-side session (sessions.ts) the token belongs to; signing out revokes it. */
+export const SessionClaims = z.object({ sub: z.string().min(1).max(64), name: z.string().min(1).max(64), sid: z.string().min(1).max(64) });
 export type SessionClaims = z.infer<typeof SessionClaims>;
 
 export const VoiceGrantClaims = z.object({
@@ -44,6 +45,8 @@ export const VoiceGrantClaims = z.object({
   name: z.string().min(1).max(64),
   room: RoomId,
   perms: VoicePermissions,
+  /** The session the grant was issued under: it admits only a socket of that session, while it lives. */
+  sid: z.string().min(1).max(64),
 });
 export type VoiceGrantClaims = z.infer<typeof VoiceGrantClaims>;
 

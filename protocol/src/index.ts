@@ -12,3 +12,4 @@ export * from './permissions';
 export * from './messages';
 export * from './servers';
 export * from './text';
+export * from './sessions';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Result } from './errors';
 import { Message, MessageDeletedEvent, MessageUpdatedEvent, ReactionEvent } from './messages';
 import { guildRealtimeEvents } from './servers';
+import { SessionRevocation, SessionRevokedEvent } from './sessions';
 import { RoomId, VoicePermissions } from './voice';
 
 /**
@@ -41,6 +42,8 @@ export const realtimeEvents = {
   'reaction:removed': ReactionEvent,
   // Server, channel, role and member changes, published by the API's routes (see servers.ts).
   ...guildRealtimeEvents,
+  /** Sent by signaling to each socket of a revoked session just before closing it: sign in again. */
+  'session:revoked': SessionRevokedEvent,
 } as const;
 
 export type RealtimeEventName = keyof typeof realtimeEvents;
@@ -71,6 +74,7 @@ export type VoicePermissionsChange = z.infer<typeof VoicePermissionsChange>;
 /** Events between the API's emitter and signaling processes (socket.io `serverSideEmit`). */
 export type RealtimeInterServerEvents = {
   'voice:setPermissions': (change: VoicePermissionsChange) => void;
+  'session:revoked': (revocation: SessionRevocation) => void;
 };
 
 export const userRoom = (userId: string): string => `user:${userId}`;
@@ -95,4 +99,6 @@ export interface RealtimeSink {
   leaveServerRoom(userId: string, serverId: string): void;
   /** Applies new permissions to the user's live voice session in the room, if this instance holds it. */
   setVoicePermissions(change: VoicePermissionsChange): Promise<void>;
+  /** Tells this instance's sockets of the sessions why, takes them out of voice rooms and closes them. */
+  revokeSessions(revocation: SessionRevocation): Promise<void>;
 }

@@ -4,3 +4,4 @@ export { RedisRegistry, type RedisRegistryOptions } from './redis';
 export { aggregateStatus, isTransition, type PresenceChange, type PresenceStore } from './presence';
 export { InProcessPresenceStore } from './presence-in-process';
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence-redis';
+export { RedisRevokedSessions, type RedisRevokedSessionsOptions, type SessionRevocationRecord } from './revoked-sessions-redis';

@@ -31,7 +31,7 @@ describe('connecting', () => {
     ['a voice grant instead of a session token', async () => ({ token: await h.grantFor('alice', 'lobby') })],
     [
       'a session token signed by another key under our key id',
-      async () => ({ token: (await signToken({ ...otherKeys, kid: h.keys.kid }, SESSION_AUDIENCE, { sub: 'alice', name: 'Alice' }, 3_600)).token }),
+      async () => ({ token: (await signToken({ ...otherKeys, kid: h.keys.kid }, SESSION_AUDIENCE, { sub: 'alice', name: 'Alice', sid: 'alice-session' }, 3_600)).token }),
     ],
   ])('is refused with %s', async (_case, auth) => {
     expect(await h.connectRefusal(await auth())).toBe('UNAUTHENTICATED');

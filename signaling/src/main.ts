@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { RedisPresenceStore, RedisRegistry } from '@concord/registry';
+import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions } from '@concord/registry';
 import { loadSignalingConfig } from './config';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
@@ -13,6 +13,8 @@ async function main(): Promise<void> {
   if (!config.apiJwksUrl) throw new Error('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
   const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const presence = new RedisPresenceStore(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
+  // Written by the API when it revokes a session.
+  const revokedSessions = new RedisRevokedSessions(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const httpServer = createServer((_req, res) => {
     res.writeHead(404).end();
   });
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
     config,
     registry,
     verifier: TokenVerifier.fromUrl(config.apiJwksUrl),
+    revokedSessions,
     log,
     // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
     realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
     httpServer.close();
     await registry.close();
     await presence.close();
+    await revokedSessions.close();
     process.exit(0);
   };
   process.once('SIGINT', shutdown);

@@ -32,6 +32,7 @@ import { eventually, sleep, startTestNode, TEST_SECRET } from '@concord/sfu/src/
 import { loadSignalingConfig } from './config';
 import type { ServerMembershipSource } from './presence';
 import { Signaling } from './server';
+import { NOTHING_REVOKED, sessionOf } from './test-support';
 import { TokenVerifier } from './token-verifier';
 
 /*
@@ -103,6 +104,7 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
       config: loadSignalingConfig({}, { id: `${keyPrefix}signaling-${i}`, sfuSecret: TEST_SECRET, sfuRequestTimeoutMs: 2_000 }),
       registry,
       verifier: TokenVerifier.fromJwks(keys.jwks),
+      revokedSessions: NOTHING_REVOKED,
       log,
       realtime: {
         presence: stores[i],
@@ -150,7 +152,7 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
     },
     grantFor: async (userId, roomId, permissions) => {
       const issuer = new VoiceGrantIssuer(keys, 60, async () => permissions);
-      return (await issuer.issue({ userId, displayName: userId }, roomId)).grant;
+      return (await issuer.issue({ userId, displayName: userId, sessionId: sessionOf(userId) }, roomId)).grant;
     },
     inServerRoom: (instance, serverId, client, expected = true) =>
       eventually(() => (signalings[instance]!.io.sockets.adapter.rooms.get(serverRoom(serverId))?.has(client.socket.id ?? '') ?? false) === expected, 3_000),
@@ -169,7 +171,7 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
 }
 
 async function sessionToken(keys: SigningKeys, userId: string): Promise<string> {
-  return (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: userId }, 3_600)).token;
+  return (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: userId, sid: sessionOf(userId) }, 3_600)).token;
 }
 
 /** Waits until every instance's Redis adapter listens: before that, a publish reaches no one. */

@@ -4,6 +4,7 @@ import {
   realtimeRedisKey,
   serverRoom,
   userRoom,
+  SessionRevocation,
   VoicePermissionsChange,
   type RealtimeEvent,
   type RealtimeEventName,
@@ -12,6 +13,7 @@ import {
 import { InProcessPresenceStore, type PresenceStore } from '@concord/registry';
 import type { Logger } from 'pino';
 import { NO_SERVER_MEMBERSHIPS, PresenceTracker, type ServerMembershipSource } from './presence';
+import type { SessionGuard } from './session-guard';
 import type { SfuConnections } from './sfu-connections';
 import type { SignalingServer, SignalingSocket } from './types';
 import type { VoiceSessions } from './voice-sessions';
@@ -38,6 +40,7 @@ interface RealtimeContext {
   instanceId: string;
   sessions: VoiceSessions;
   sfu: SfuConnections;
+  guard: SessionGuard;
   log: Logger;
 }
 
@@ -74,6 +77,12 @@ export class RealtimeDelivery implements RealtimeSink {
       const parsed = VoicePermissionsChange.safeParse(change);
       if (!parsed.success) return context.log.warn('dropped a malformed voice:setPermissions');
       this.track(this.setVoicePermissions(parsed.data));
+    });
+    // From the API's emitter (RedisRealtimePublisher.revokeSessions), to every instance.
+    io.on('session:revoked', (revocation) => {
+      const parsed = SessionRevocation.safeParse(revocation);
+      if (!parsed.success) return context.log.warn('dropped a malformed session:revoked');
+      this.track(this.revokeSessions(parsed.data));
     });
   }
 
@@ -118,6 +127,11 @@ export class RealtimeDelivery implements RealtimeSink {
       // One peer per user and room: whichever local socket holds it, the SFU applies to the peer.
       return;
     }
+  }
+
+  /** Closes this instance's sockets of the revoked sessions (SessionGuard). */
+  revokeSessions(revocation: SessionRevocation): Promise<void> {
+    return this.context.guard.revoke(revocation);
   }
 
   /** After the socket.io server has closed (its sockets gone): presence out, Redis clients closed. */

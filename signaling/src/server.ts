@@ -1,11 +1,12 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
-import { ProtocolError } from '@concord/protocol';
+import { ProtocolError, type RevokedSessions } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingConfig } from './config';
 import { SignalingMetrics, type SignalingMetricsOptions } from './metrics';
 import { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
+import { SessionGuard } from './session-guard';
 import { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
 import type { SignalingServer } from './types';
@@ -16,6 +17,8 @@ export interface SignalingDeps {
   config: SignalingConfig;
   registry: RoomRegistry;
   verifier: TokenVerifier;
+  /** Where revoked sessions are recorded: the API's sessions in one process, Redis in a cluster. */
+  revokedSessions: RevokedSessions;
   log: Logger;
   /** Real-time delivery and presence; embedded defaults when absent. */
   realtime?: SignalingRealtimeDeps;
@@ -31,6 +34,7 @@ export class Signaling {
   /** Delivers the API's events to this instance's sockets; the in-process publisher's sink. */
   readonly realtime: RealtimeDelivery;
   private readonly sfu: SfuConnections;
+  private readonly guard: SessionGuard;
 
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
     const { config, log } = deps;
@@ -59,14 +63,19 @@ export class Signaling {
       log,
     );
 
+    this.guard = new SessionGuard({ io: this.io, revoked: deps.revokedSessions, voice: this.sessions, sfu: this.sfu, log });
+
     this.io.use((socket, next) => {
       const token: unknown = socket.handshake.auth?.token;
-      deps.verifier.session(token).then(
-        (claims) => {
-          socket.data.userId = claims.sub;
-          socket.data.displayName = claims.name;
-          next();
-        },
+      const admitted = async () => {
+        const claims = await deps.verifier.session(token);
+        await this.guard.admit(claims.sid);
+        socket.data.userId = claims.sub;
+        socket.data.displayName = claims.name;
+        socket.data.sessionId = claims.sid;
+      };
+      admitted().then(
+        () => next(),
         (error: unknown) => {
           const body = error instanceof ProtocolError ? error.toBody() : { code: 'UNAUTHENTICATED' as const, message: 'authentication failed' };
           // socket.io hands `data` to the client's connect_error; the message stays the bare code.
@@ -75,16 +84,18 @@ export class Signaling {
       );
     });
 
-    this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, log }, deps.realtime);
+    this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, guard: this.guard, log }, deps.realtime);
 
     this.io.on('connection', (socket) => {
       this.realtime.bind(socket);
+      void this.guard.bind(socket);
       log.debug({ userId: socket.data.userId, socketId: socket.id }, 'socket connected');
       bindVoiceHandlers(socket, {
         registry: deps.registry,
         sfu: this.sfu,
         verifier: deps.verifier,
         sessions: this.sessions,
+        guard: this.guard,
         log,
         metrics: this.metrics,
         limits: { rateBurst: config.rateBurst, ratePerSecond: config.ratePerSecond, maxPayloadBytes: config.maxPayloadBytes, maxQueuedRequests: 32 },

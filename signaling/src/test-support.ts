@@ -14,6 +14,7 @@ import {
   type MediaKind,
   type ProducerSource,
   type Result,
+  type RevokedSessions,
   type RoomId,
   type ServerToClientEvents,
   type VoiceEvent,
@@ -94,6 +95,10 @@ export interface Harness extends SignalingProcess {
 type Tokens = Pick<Harness, 'sessionToken' | 'grantFor'>;
 type StartedProcess = SignalingProcess & { close(): Promise<void> };
 
+/** The session of a user's test tokens: one per user, never revoked (the session tests use the real API). */
+export const sessionOf = (userId: string): string => `${userId}-session`;
+export const NOTHING_REVOKED: RevokedSessions = { isRevoked: async () => false };
+
 export const displayNameOf = (userId: string): string => `${userId[0]?.toUpperCase() ?? ''}${userId.slice(1)}`;
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -102,10 +107,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { node, registry } = await startTestNode({ peerGraceMs: 500, ...options.sfu }, options.registry);
   const tokens: Tokens = {
     sessionToken: async (userId, ttlSeconds = 3_600) =>
-      (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId) }, ttlSeconds)).token,
+      (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: displayNameOf(userId), sid: sessionOf(userId) }, ttlSeconds)).token,
     grantFor: async (userId, room, perms = ALL_PERMISSIONS, { ttlSeconds = 60, keys: signingKeys = keys } = {}) => {
       const issuer = new VoiceGrantIssuer(signingKeys, ttlSeconds, async () => perms);
-      return (await issuer.issue({ userId, displayName: displayNameOf(userId) }, room)).grant;
+      return (await issuer.issue({ userId, displayName: displayNameOf(userId), sessionId: sessionOf(userId) }, room)).grant;
     },
   };
   const processes: StartedProcess[] = [];
@@ -145,6 +150,7 @@ async function startSignaling(
     config: loadSignalingConfig({}, { id, sfuSecret: TEST_SECRET, sfuRequestTimeoutMs: 1_000, ...options.signaling }),
     registry: proxy ? viaProxy(registry, proxy) : registry,
     verifier: TokenVerifier.fromJwks(keys.jwks),
+    revokedSessions: NOTHING_REVOKED,
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
   });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));

@@ -5,6 +5,8 @@ import type { ClientToServerEvents, RealtimeInterServerEvents, ServerToClientEve
 export interface SocketData {
   userId: string;
   displayName: string;
+  /** The server-side session of the token (its `sid`), revocable by the API. */
+  sessionId: string;
 }
 
 export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, RealtimeInterServerEvents, SocketData>;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { RoomRegistry } from '@concord/registry';
 import type { SignalingMetrics } from './metrics';
 import { TokenBucket } from './rate-limiter';
+import type { SessionGuard } from './session-guard';
 import type { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
 import type { SignalingSocket } from './types';
@@ -25,6 +26,7 @@ export interface VoiceHandlerDeps {
   sfu: SfuConnections;
   verifier: TokenVerifier;
   sessions: VoiceSessions;
+  guard: SessionGuard;
   log: Logger;
   metrics: SignalingMetrics;
   limits: { rateBurst: number; ratePerSecond: number; maxPayloadBytes: number; maxQueuedRequests: number };
@@ -125,6 +127,9 @@ async function handle(name: VoiceRequestName, payload: unknown, socket: Signalin
 async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<JoinResponse> {
   const grant = await deps.verifier.grant(request.grant);
   if (grant.sub !== socket.data.userId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another user');
+  // A grant works only with the session it was issued under, and only while that session lives.
+  if (grant.sid !== socket.data.sessionId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another session');
+  await deps.guard.admit(grant.sid);
   if (deps.sessions.membership(socket)) await leave(socket, deps);
   const node = await deps.registry.placeRoom(grant.room);
   deps.metrics.roomPlaced(node.id);

@@ -37,6 +37,8 @@ async function main(): Promise<void> {
     config: loadSignalingConfig(process.env, { sfuSecret: sfu.config.secret }),
     registry,
     verifier: TokenVerifier.fromJwks(apiDeps.jwks),
+    // The API's own sessions: a revocation is seen by signaling the moment the API has made it.
+    revokedSessions: apiDeps.sessionService,
     log: log.child({ service: 'signaling' }),
     // A connecting socket joins the rooms of its user's servers (presence is announced there).
     realtime: { presence, membership: { serversOf: (userId) => apiDeps.guild.userServers(userId) } },

@@ -59,7 +59,7 @@ describe('migrate', () => {
     expect(await appliedFiles(db)).toEqual(files);
     const tables = (await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")).rows.map((r) => r.tablename);
     expect(tables).toEqual(
-      ['bans', 'channels', 'invites', 'member_roles', 'members', 'messages', 'permission_overwrites', 'reactions', 'roles', 'schema_migrations', 'servers', 'users'],
+      ['bans', 'channels', 'invites', 'member_roles', 'members', 'messages', 'permission_overwrites', 'reactions', 'roles', 'schema_migrations', 'servers', 'sessions', 'users'],
     );
   });
 

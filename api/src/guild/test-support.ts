@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { HttpErrorBody, SessionResponse, type RealtimeEvent, type RealtimeEventName, type VoicePermissions } from '@concord/protocol';
+import { HttpErrorBody, SessionResponse, type RealtimeEvent, type RealtimeEventName, type SessionRevocation, type VoicePermissions } from '@concord/protocol';
 import { loadConfig } from '../config';
 import { createTestDatabase, type TestDatabase } from '../db/testing';
-import { checkedEvent, checkedVoicePermissions, type Audience, type RealtimePublisher } from '../realtime';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from '../realtime';
 import { startApi, type RunningApi } from '../server';
 import type { PresenceReader } from './deps';
 
@@ -30,6 +30,7 @@ export class RecordingPublisher implements RealtimePublisher {
   readonly published: Published[] = [];
   readonly voice: { userId: string; roomId: string; permissions: VoicePermissions }[] = [];
   readonly rooms: { op: 'add' | 'remove'; userId: string; serverId: string }[] = [];
+  readonly revocations: SessionRevocation[] = [];
 
   async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
     const checked = checkedEvent(audience, event, data);
@@ -48,6 +49,10 @@ export class RecordingPublisher implements RealtimePublisher {
     this.voice.push(checkedVoicePermissions(userId, roomId, permissions));
   }
 
+  async revokeSessions(revocation: SessionRevocation): Promise<void> {
+    this.revocations.push(checkedRevocation(revocation));
+  }
+
   async close(): Promise<void> {}
 
   of<E extends RealtimeEventName>(event: E): (Omit<Published, 'data'> & { data: RealtimeEvent<E> })[] {
@@ -58,6 +63,7 @@ export class RecordingPublisher implements RealtimePublisher {
     this.published.length = 0;
     this.voice.length = 0;
     this.rooms.length = 0;
+    this.revocations.length = 0;
   }
 }
 

@@ -5,7 +5,7 @@ import type { UserStore } from '../users';
 import { CompositeIdentityProvider } from './composite';
 import { FirebaseIdentityProvider, type FirebaseUserDirectory } from './firebase';
 import { LocalIdentityProvider } from './local';
-import type { IdentityProvider, SessionIssuer } from './provider';
+import type { IdentityProvider, SessionIssuer, SessionRecords } from './provider';
 
 export interface Identity {
   /** Mints our own sessions (local sign-in). */
@@ -25,8 +25,8 @@ const isFirebaseUserDirectory = (users: object): users is FirebaseUserDirectory 
  * Sign-in as configured: our own sessions always; Firebase ID tokens beside them when a Firebase
  * project is configured, which needs a user store that can create Firebase users (PostgreSQL).
  */
-export function buildIdentity(config: IdentityConfig, keys: SigningKeys, users: UserStore, logger: Logger): Identity {
-  const local = new LocalIdentityProvider(keys, config.sessionTtlSeconds);
+export function buildIdentity(config: IdentityConfig, keys: SigningKeys, users: UserStore, records: SessionRecords, logger: Logger): Identity {
+  const local = new LocalIdentityProvider(keys, config.sessionTtlSeconds, records);
   if (!config.firebaseProjectId) return { sessions: local, identity: local, close: async () => undefined };
   if (!isFirebaseUserDirectory(users)) {
     throw new Error('FIREBASE_PROJECT_ID is set, but Firebase sign-in needs the PostgreSQL user store, and this API keeps users in a file');

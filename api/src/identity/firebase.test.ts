@@ -67,7 +67,7 @@ beforeAll(async () => {
   // with the PostgreSQL user store and the identity built for it.
   const { firebaseProjectId: _project, firebaseAuthEmulatorHost: _emulator, ...localOnly } = config;
   deps = await buildApiDeps(localOnly, silent);
-  identity = buildIdentity(config, deps.keys, users, silent);
+  identity = buildIdentity(config, deps.keys, users, deps.sessionService, silent);
   const app = createApiApp({ ...deps, users, sessions: identity.sessions, identity: identity.identity });
   server = createServer(app);
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));

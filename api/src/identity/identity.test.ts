@@ -11,9 +11,22 @@ import { buildIdentity } from './build';
 import { CompositeIdentityProvider } from './composite';
 import { FirebaseIdentityProvider, firebaseDisplayName, type FirebaseUserDirectory } from './firebase';
 import { LocalIdentityProvider } from './local';
-import type { AuthenticatedUser, IssuerIdentityProvider } from './provider';
+import type { AuthenticatedUser, IssuerIdentityProvider, SessionRecords } from './provider';
 
 const silent = pino({ level: 'silent' });
+/** Sessions in memory: these tests are about routing tokens, not about the sessions table. */
+const sessionsInMemory = (): SessionRecords => {
+  const owners = new Map<string, string>();
+  return {
+    open: async (userId) => {
+      const id = `session-${owners.size + 1}`;
+      owners.set(id, userId);
+      return id;
+    },
+    isLive: async (sessionId, userId) => owners.get(sessionId) === userId,
+  };
+};
+const client = { userAgent: 'test', ip: '127.0.0.1' };
 const noUsers: FirebaseUserDirectory = { ensureFirebaseUser: () => Promise.reject(new Error('not in this test')) };
 
 let dataDir: string;
@@ -59,7 +72,7 @@ describe('configuration', () => {
   });
 
   test('without FIREBASE_PROJECT_ID sign-in is local only, as before', async () => {
-    const { sessions, identity } = buildIdentity(loadConfig({}), keys, await FileUserStore.open(dataDir), silent);
+    const { sessions, identity } = buildIdentity(loadConfig({}), keys, await FileUserStore.open(dataDir), sessionsInMemory(), silent);
     expect(identity).toBeInstanceOf(LocalIdentityProvider);
     expect(sessions).toBe(identity);
   });
@@ -67,7 +80,7 @@ describe('configuration', () => {
   test('Firebase sign-in needs a user store that can create Firebase users', async () => {
     const config = loadConfig({ FIREBASE_PROJECT_ID: 'demo-concord' });
     const users = await FileUserStore.open(dataDir);
-    expect(() => buildIdentity(config, keys, users, silent)).toThrow(/PostgreSQL user store/);
+    expect(() => buildIdentity(config, keys, users, sessionsInMemory(), silent)).toThrow(/PostgreSQL user store/);
   });
 });
 
@@ -88,12 +101,12 @@ describe('CompositeIdentityProvider', () => {
   const unsigned = (iss?: string) => new UnsecuredJWT({ sub: 'x' }).setIssuer(iss ?? '').encode();
 
   test('each token goes to the provider of its issuer only', async () => {
-    const local = new LocalIdentityProvider(keys, 60);
+    const local = new LocalIdentityProvider(keys, 60, sessionsInMemory());
     const firebase = new Recording(firebaseIssuer, { userId: 'f-1', displayName: 'Grace' });
     const composite = new CompositeIdentityProvider([local, firebase]);
 
-    const { token } = await local.issueSession(user);
-    expect(await composite.authenticate(token)).toEqual({ userId: 'u-1', displayName: 'Ada' });
+    const { token } = await local.issueSession(user, client);
+    expect(await composite.authenticate(token)).toEqual({ userId: 'u-1', displayName: 'Ada', sessionId: 'session-1' });
     expect(firebase.seen).toEqual([]);
 
     const firebaseToken = unsigned(firebaseIssuer);

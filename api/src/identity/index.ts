@@ -1,4 +1,4 @@
-export type { AuthenticatedUser, IdentityProvider, IssuerIdentityProvider, SessionIssuer } from './provider';
+export type { AuthenticatedUser, IdentityProvider, IssuerIdentityProvider, SessionIssuer, SessionRecords } from './provider';
 export { LocalIdentityProvider } from './local';
 export { CompositeIdentityProvider } from './composite';
 export {

@@ -1,8 +1,11 @@
 import type { PublicUser, SessionResponse } from '@concord/protocol';
+import type { SessionClient } from '../sessions/store';
 
 export interface AuthenticatedUser {
   userId: string;
   displayName: string;
+  /** The server-side session of a Concord token; absent for a Firebase ID token. */
+  sessionId?: string;
 }
 
 /**
@@ -16,7 +19,13 @@ export interface IdentityProvider {
 
 /** Mints the session a client presents as its bearer token after signing in. */
 export interface SessionIssuer {
-  issueSession(user: PublicUser): Promise<SessionResponse>;
+  issueSession(user: PublicUser, client: SessionClient): Promise<SessionResponse>;
+}
+
+/** The server-side sessions our tokens name (the SessionService). */
+export interface SessionRecords {
+  open(userId: string, client: SessionClient, expiresAt: number): Promise<string>;
+  isLive(sessionId: string, userId: string): Promise<boolean>;
 }
 
 /** A provider of tokens from one issuer (the JWT `iss` claim), so a composite can route to it. */

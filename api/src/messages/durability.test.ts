@@ -52,7 +52,7 @@ async function seed(db: Database, members = 3): Promise<Seeded> {
     userIds.push(await createUser(db, `member${i}`));
     await addMember(db, guild.serverId, userIds[i]!);
   }
-  return { ...guild, userIds, tokens: await Promise.all(userIds.map((id) => sessionToken(keys, id))) };
+  return { ...guild, userIds, tokens: await Promise.all(userIds.map((id) => sessionToken(db, keys, id))) };
 }
 
 const messagesOf = (channelId: string) => `/api/channels/${channelId}/messages`;

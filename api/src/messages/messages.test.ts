@@ -48,7 +48,7 @@ beforeAll(async () => {
   db = api.deps.db;
   for (const name of NAMES) {
     ids[name] = await createUser(db, name);
-    tokens[name] = await sessionToken(keys, ids[name]);
+    tokens[name] = await sessionToken(db, keys, ids[name]);
   }
   guild = await createServerWithChannel(db, ids.owner);
   for (const name of ['alice', 'bob', 'mod', 'muted'] as const) await addMember(db, guild.serverId, ids[name]);

@@ -77,7 +77,7 @@ async function members(api: RunningApi, count: number): Promise<Members> {
     ids.push(await createUser(db, `member${i}`));
     await addMember(db, guild.serverId, ids[i]!);
   }
-  return { ...guild, ids, tokens: await Promise.all(ids.map((id) => sessionToken(keys, id))) };
+  return { ...guild, ids, tokens: await Promise.all(ids.map((id) => sessionToken(db, keys, id))) };
 }
 
 const send = (api: RunningApi, token: string, channelId: string, content: string, nonce?: string) =>
@@ -137,8 +137,8 @@ test('creating invites and joining servers are limited per user across instances
   const apis = await cluster({ inviteUser: { limit: 3, windowMs: 60_000 }, joinUser: { limit: 2, windowMs: 60_000 } });
   const db = apis[0].deps.db;
   const owner = await createUser(db, 'inviter');
-  const ownerToken = await sessionToken(keys, owner);
-  const joiner = await sessionToken(keys, await createUser(db, 'joiner'));
+  const ownerToken = await sessionToken(db, keys, owner);
+  const joiner = await sessionToken(db, keys, await createUser(db, 'joiner'));
   const servers = [await createServerWithChannel(db, owner), await createServerWithChannel(db, owner), await createServerWithChannel(db, owner)];
 
   const invites: Reply<{ code: string }>[] = [];

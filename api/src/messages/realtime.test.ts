@@ -31,7 +31,7 @@ beforeAll(async () => {
   const db = api.deps.db;
   for (const name of NAMES) {
     ids[name] = await createUser(db, name);
-    tokens[name] = await sessionToken(rt.keys, ids[name]);
+    tokens[name] = await sessionToken(db, rt.keys, ids[name]);
   }
   guild = await createServerWithChannel(db, ids.owner);
   for (const name of ['alice', 'carol', 'bob'] as const) await addMember(db, guild.serverId, ids[name]);

@@ -13,6 +13,7 @@ import { signToken, type SigningKeys } from '../keys';
 import { DEFAULT_RATE_LIMITS, type RateLimitRules } from '../rate-limits';
 import { checkedEvent, type Audience, type RealtimePublisher } from '../realtime';
 import { startApi, type RunningApi } from '../server';
+import { SessionStore } from '../sessions';
 
 export { sleep };
 
@@ -79,8 +80,10 @@ export async function setMemberOverwrite(db: Database, channelId: string, userId
   );
 }
 
-export async function sessionToken(keys: SigningKeys, userId: string): Promise<string> {
-  return (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: 'tester' }, 3_600)).token;
+/** A token of a real server-side session of the user (the API refuses one without). */
+export async function sessionToken(db: Database, keys: SigningKeys, userId: string): Promise<string> {
+  const sid = await new SessionStore(db).create(userId, { userAgent: 'test', ip: '127.0.0.1' }, Date.now() + 3_600_000);
+  return (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: 'tester', sid }, 3_600)).token;
 }
 
 export async function openTestDb(url: string, options: { connectTimeoutMs?: number } = {}): Promise<Database> {
@@ -183,5 +186,6 @@ export class RecordingPublisher implements RealtimePublisher {
   async addToServerRoom(): Promise<void> {}
   async removeFromServerRoom(): Promise<void> {}
   async setVoicePermissions(): Promise<void> {}
+  async revokeSessions(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -1,5 +1,5 @@
-import type { RealtimeEvent, RealtimeEventName, RealtimeSink, VoicePermissions } from '@concord/protocol';
-import { checkedEvent, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
+import type { RealtimeEvent, RealtimeEventName, RealtimeSink, SessionRevocation, VoicePermissions } from '@concord/protocol';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
 
 /**
  * The embedded default: API and signaling share a process, so events go straight into the
@@ -29,6 +29,10 @@ export class InProcessRealtimePublisher implements RealtimePublisher {
 
   async setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void> {
     await this.sink?.setVoicePermissions(checkedVoicePermissions(userId, roomId, permissions));
+  }
+
+  async revokeSessions(revocation: SessionRevocation): Promise<void> {
+    await this.sink?.revokeSessions(checkedRevocation(revocation));
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-import { ProtocolError, realtimeEvents, VoicePermissionsChange, type RealtimeEvent, type RealtimeEventName, type VoicePermissions } from '@concord/protocol';
+import type { z } from 'zod';
+import { ProtocolError, realtimeEvents, SessionRevocation, VoicePermissionsChange, type RealtimeEvent, type RealtimeEventName, type VoicePermissions } from '@concord/protocol';
 
 /** Who may see an event: decided by the caller (the permission function) at publish time. */
 export interface Audience {
@@ -26,6 +27,8 @@ export interface RealtimePublisher {
    * live session there applies them on the SFU, which closes producers no longer allowed.
    */
   setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void>;
+  /** Revoked sessions: every signaling instance tells their sockets why, takes them out of voice and closes them. */
+  revokeSessions(revocation: SessionRevocation): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,9 +44,16 @@ export function checkedEvent<E extends RealtimeEventName>(audience: Audience, ev
   return { userIds: [...new Set(audience.userIds)], data: parsed.data as RealtimeEvent<E> };
 }
 
-/** A voice permission change as signaling receives it; a malformed one fails here, at the API. */
-export function checkedVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): VoicePermissionsChange {
-  const parsed = VoicePermissionsChange.safeParse({ userId, roomId, permissions });
-  if (!parsed.success) throw new ProtocolError('INTERNAL', `voice permission change is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+/** A message for signaling checked against its schema: a malformed one fails here, at the API. */
+function checkedMessage<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ProtocolError('INTERNAL', `${what} is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;
 }
+
+/** A voice permission change as signaling receives it. */
+export const checkedVoicePermissions = (userId: string, roomId: string, permissions: VoicePermissions): VoicePermissionsChange =>
+  checkedMessage(VoicePermissionsChange, { userId, roomId, permissions }, 'voice permission change');
+
+/** A session revocation as signaling receives it. */
+export const checkedRevocation = (revocation: SessionRevocation): SessionRevocation => checkedMessage(SessionRevocation, revocation, 'session revocation');

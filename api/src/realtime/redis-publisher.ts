@@ -9,9 +9,10 @@ import {
   type RealtimeEventName,
   type RealtimeInterServerEvents,
   type RealtimeServerToClientEvents,
+  type SessionRevocation,
   type VoicePermissions,
 } from '@concord/protocol';
-import { checkedEvent, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
 
 export interface RedisRealtimePublisherOptions {
   /** The deployment's REDIS_KEY_PREFIX; signaling's Redis adapter must use the same. Default `concord:`. */
@@ -19,6 +20,7 @@ export interface RedisRealtimePublisherOptions {
 }
 
 const SET_VOICE_PERMISSIONS: keyof RealtimeInterServerEvents = 'voice:setPermissions';
+const REVOKE_SESSIONS: keyof RealtimeInterServerEvents = 'session:revoked';
 
 /**
  * The cluster path: socket.io's Redis emitter publishes on the channels signaling's Redis adapter
@@ -65,6 +67,11 @@ export class RedisRealtimePublisher implements RealtimePublisher {
   async setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void> {
     const change = checkedVoicePermissions(userId, roomId, permissions);
     await this.send(() => this.emitter.serverSideEmit(SET_VOICE_PERMISSIONS, change));
+  }
+
+  async revokeSessions(revocation: SessionRevocation): Promise<void> {
+    const checked = checkedRevocation(revocation);
+    await this.send(() => this.emitter.serverSideEmit(REVOKE_SESSIONS, checked));
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import type {
   CreateChannelRequest,
   CreateInviteRequest,
   CreateRoleRequest,
+  ChangePasswordRequest,
   CreateServerRequest,
   EditMessageRequest,
   Invite,
@@ -19,6 +20,7 @@ import type {
   Server,
   ServerView,
   SetOverwriteRequest,
+  SignOutEverywhereResponse,
   UpdateChannelRequest,
   UpdateRoleRequest,
   UpdateProfileRequest,
@@ -50,6 +52,12 @@ export class ApiClient {
       throw error;
     }
   }
+
+  // ---- sessions ----
+  /** Every other session of the account; this one stays signed in. */
+  signOutEverywhere = () => this.call<SignOutEverywhereResponse>('POST', '/auth/sign-out-everywhere');
+  /** Signs every other session out too. */
+  changePassword = (body: ChangePasswordRequest) => this.call<SignOutEverywhereResponse>('POST', '/auth/password', { body });
 
   // ---- users ----
   me = () => this.call<UserProfile>('GET', '/users/@me');

@@ -8,5 +8,8 @@ export const signIn = (body: LocalSignInRequest) => request<SessionResponse>('PO
 /** A Firebase ID token for a Concord session (the signaling socket takes Concord sessions only). */
 export const firebaseSession = (idToken: string) => request<SessionResponse>('POST', '/api/auth/firebase/session', { token: idToken });
 
+/** Ends the session on the server: its token and sockets stop working at once. */
+export const signOutSession = (token: string) => request<void>('POST', '/api/auth/sign-out', { token });
+
 /** Resolves while the token is still good; rejects with UNAUTHENTICATED when it is not. */
 export const checkSession = (token: string) => request<PublicUser>('GET', '/api/me', { token });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ProtocolError, SessionResponse } from '@concord/protocol';
 import { clientConfig } from '../config';
-import { checkSession, firebaseSession } from './api';
+import { checkSession, firebaseSession, signOutSession } from './api';
 import { firebaseIdToken, firebaseSignOut } from './firebase';
 
 const KEY = 'concord.session';
@@ -34,8 +34,8 @@ async function renewFirebase(): Promise<SessionResponse | null> {
 }
 
 /**
- * The signed-in session, kept in localStorage so a reload stays signed in. The server judges
- * whether it is still good: a refused token signs out (a server that is down does not), except
+ * The signed-in session, kept in localStorage so a reload stays signed in. Signing out ends it on
+ * the server too. The server judges whether it is still good: a refused token signs out (a server that is down does not), except
  * that a Firebase user is first signed in again with a fresh Firebase ID token.
  */
 export function useSession() {
@@ -45,6 +45,8 @@ export function useSession() {
     const previous = load();
     localStorage.removeItem(KEY);
     setStored(null);
+    // Best effort: a session the server refused already is ended anyway, and the page is signed out either way.
+    if (previous) void signOutSession(previous.session.token).catch(() => undefined);
     if (previous?.provider === 'firebase') {
       void clientConfig().then((config) => config.firebase && firebaseSignOut(config.firebase)).catch(() => undefined);
     }

@@ -57,6 +57,11 @@ export class Gateway extends TypedEmitter<GatewayEvents> {
       if (reason === 'io server disconnect') this.socket.connect();
       this.setState('reconnecting');
     });
+    // Our session was signed out (here or elsewhere): the server closes us next; no point reconnecting.
+    this.socket.on('session:revoked', () => {
+      this.close();
+      this.emit('unauthenticated');
+    });
     this.socket.on('connect_error', (error: Error & { data?: unknown }) => {
       const body = ErrorBody.safeParse(error.data);
       if (body.success && body.data.code === 'UNAUTHENTICATED') {

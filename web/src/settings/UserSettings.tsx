@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { DisplayName } from '@concord/protocol';
+import { ChangePasswordRequest, DisplayName } from '@concord/protocol';
 import { useAppState, useServices, useVoice } from '../app/context';
 import { useSubmit } from '../app/Dialogs';
 import { describeError } from '../describe-error';
@@ -60,12 +60,73 @@ function Account() {
           )}
         </div>
       </form>
+      <ChangePassword />
       <div className="danger-zone">
+        <SignOutEverywhere />
         <button className="danger" data-testid="sign-out" onClick={signOut}>
           Sign out
         </button>
       </div>
     </section>
+  );
+}
+
+/** Signing out every other session: this one stays. */
+function SignOutEverywhere() {
+  const { store } = useServices();
+  const [done, setDone] = useState<number | null>(null);
+  const { error, busy, submit } = useSubmit(async () => setDone((await store.api.signOutEverywhere()).revoked));
+  return (
+    <div className="row wrap">
+      <button className="danger" data-testid="sessions-revoke-all" disabled={busy} onClick={() => void submit()}>
+        Sign out everywhere else
+      </button>
+      {done !== null && (
+        <span className="muted small" role="status" data-testid="sessions-revoked">
+          {done === 1 ? 'Signed out 1 other session.' : `Signed out ${done} other sessions.`}
+        </span>
+      )}
+      <ErrorText error={error} />
+    </div>
+  );
+}
+
+/** A new password needs the current one; every other session is signed out by the change. */
+function ChangePassword() {
+  const { store } = useServices();
+  const [currentPassword, setCurrent] = useState('');
+  const [newPassword, setNew] = useState('');
+  const [changed, setChanged] = useState(false);
+  const { error, setError, busy, submit } = useSubmit(async () => {
+    if (!ChangePasswordRequest.safeParse({ currentPassword, newPassword }).success) return setError('The new password needs at least 8 characters.');
+    await store.api.changePassword({ currentPassword, newPassword });
+    setCurrent('');
+    setNew('');
+    setChanged(true);
+  });
+  return (
+    <form className="form" onSubmit={submit} noValidate>
+      <h4>Password</h4>
+      <label>
+        Current password
+        <input type="password" autoComplete="current-password" value={currentPassword} onChange={(e) => (setCurrent(e.target.value), setChanged(false))} data-testid="password-current" />
+      </label>
+      <label>
+        New password
+        <input type="password" autoComplete="new-password" value={newPassword} onChange={(e) => (setNew(e.target.value), setChanged(false))} data-testid="password-new" />
+      </label>
+      <ErrorText error={error} />
+      <div className="row">
+        <button className="primary" disabled={busy || !currentPassword || !newPassword} data-testid="password-change">
+          Change password
+        </button>
+        {changed && (
+          <span className="muted small" role="status">
+            Password changed; your other sessions are signed out.
+          </span>
+        )}
+      </div>
+    </form>
   );
 }
 
