@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs each documented command once, small and quick (seconds each, not minutes), so that none of
-# them can break unnoticed: npm start (health and web page, then a clean Ctrl+C), the load tester,
+# them can break unnoticed: npm start (health and web page, then a clean stop on SIGINT), the load tester,
 # both benchmarks and the screenshots script. Results go to a temporary directory: the smoke run
 # never writes docs/. CI runs it after `npm test` (.ci/run); it needs what the tests need (PostgreSQL
 # on 127.0.0.1:5432, Redis on 127.0.0.1:6379, chromium and ffmpeg).
@@ -36,7 +36,11 @@ expect_get() {
 docs_state() { find docs -type f -print0 | sort -z | xargs -0 sha256sum; }
 docs_before=$(docs_state)
 # Whether the command named $1 is to run: all of them, unless some are named on the command line.
-selected=" ${*:-start loadtest bench:chat bench:web screenshots} "
+all=" start loadtest bench:chat bench:web screenshots "
+selected=" ${*:-$all} "
+for name in "$@"; do
+	[[ $all == *" $name "* ]] || { printf 'smoke: unknown command "%s"\n\nbash scripts/smoke.sh [%s]\n' "$name" "$(echo $all)" >&2; exit 2; }
+done
 wanted() { [[ $selected == *" $1 "* ]]; }
 
 if wanted start; then
