@@ -46,15 +46,15 @@ function expectUsageError(ran: Ran, tool: (typeof TOOLS)[number], message: strin
 describe.each(TOOLS)('$name', (tool) => {
   test.concurrent('an unknown flag is a one-line usage error, exit 2, no stack trace', async () => {
     expectUsageError(await run(tool.script, ['--target', 'x']), tool, "Unknown option '--target'");
-  }, 30_000);
+  }, 60_000);
 
   test.concurrent('a bad value is a one-line usage error, exit 2', async () => {
     expectUsageError(await run(tool.script, tool.badValue), tool, tool.valueError);
-  }, 30_000);
+  }, 60_000);
 
   test.concurrent('--help prints the usage and exits 0', async () => {
     const ran = await run(tool.script, ['--help']);
     expect(ran).toMatchObject({ code: 0, stderr: '' });
     expect(ran.stdout.split('\n')[0]).toBe(tool.usage);
-  }, 30_000);
+  }, 60_000);
 });
