@@ -47,6 +47,7 @@ if wanted start; then
 section "npm start (temporary data directory, free ports; stopped with SIGINT)"
 port=$(free_port)
 log="$tmp/start.log"
+: >"$log"
 # Its own process group, so that whatever is left of it can be swept up at the end.
 PORT=$port CONCORD_DATA_DIR="$tmp/data" SFU_WORKERS=1 SFU_RTC_PORT_BASE=$(free_port) LOG_LEVEL=warn \
 	setsid npm start >"$log" 2>&1 &
