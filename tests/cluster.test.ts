@@ -252,13 +252,15 @@ async function getJson(route: string, token: string): Promise<unknown> {
 }
 
 /** Voice rooms are voice channels: `owner` creates a server, `guests` join it by invite, and its voice channel is the room. */
-async function voiceRoom(owner: User, guests: User[]): Promise<string> {
+async function voiceServer(owner: User, guests: User[]): Promise<{ serverId: string; roomId: string }> {
   const server = (await postJson('/api/servers', { name: `${owner.name}'s server` }, owner.token)) as { id: string };
   const invite = (await postJson(`/api/servers/${server.id}/invites`, {}, owner.token)) as { code: string };
   for (const guest of guests) await postJson(`/api/invites/${invite.code}/accept`, {}, guest.token);
   const channels = (await getJson(`/api/servers/${server.id}/channels`, owner.token)) as { id: string; kind: string }[];
-  return channels.find((channel) => channel.kind === 'voice')!.id;
+  return { serverId: server.id, roomId: channels.find((channel) => channel.kind === 'voice')!.id };
 }
+
+const voiceRoom = async (owner: User, guests: User[]): Promise<string> => (await voiceServer(owner, guests)).roomId;
 
 /** A fresh grant from the API each time, as the web client gets one per join. */
 async function join(client: VoiceClient, roomId: string): Promise<JoinResponse> {
@@ -558,6 +560,40 @@ test('(c) both of two concurrent joiners learn of each other', async () => {
     1_000,
   );
 });
+
+test(
+  '(c) a kicked member is out of the call at once, across signaling processes: the others see them leave, they are told why, and an older grant no longer admits',
+  reporting(async () => {
+    const [owner, guest] = await Promise.all([signUp('kicker'), signUp('kicked')]);
+    const { serverId, roomId } = await voiceServer(owner, [guest]);
+    // Through different signaling processes: the API's removal goes through Redis to the one holding the guest.
+    const [ownerClient, guestClient] = await Promise.all([connect(owner, 1), connect(guest, 0)]);
+    await join(ownerClient, roomId);
+    await receive(guestClient, await join(guestClient, roomId));
+    const { producerId } = await sendAudio(ownerClient);
+    await guestClient.waitFor('voice:newConsumer', (data) => data.producerId === producerId);
+    // A grant fetched just before the kick, still well within its lifetime.
+    const { grant: oldGrant } = VoiceGrantResponse.parse(await postJson('/api/voice/grant', { roomId }, guest.token));
+
+    const kick = await fetch(`${apiUrl}/api/servers/${serverId}/members/${guest.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${owner.token}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    expect(kick.status).toBe(204);
+
+    expect(await guestClient.waitFor('voice:removed', (data) => data.roomId === roomId)).toEqual({ roomId, reason: 'kicked' });
+    await ownerClient.waitFor('voice:peerLeft', (data) => data.peerId === guest.id);
+    expect(await guestClient.attempt('voice:resumeConsumer', { consumerId: guestClient.received('voice:newConsumer')[0]!.consumerId })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_IN_ROOM' },
+    });
+    // The older grant is refused at join, through either signaling process, and the API gives no new one.
+    const elsewhere = await connect(guest, 1);
+    for (const client of [guestClient, elsewhere]) expect(await client.attempt('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
+    await expect(postJson('/api/voice/grant', { roomId }, guest.token)).rejects.toThrow(/answered 404/);
+  }),
+);
 
 const roomsOn = (nodeId: string) => rooms.filter((room) => room.members[0]?.nodeId === nodeId);
 

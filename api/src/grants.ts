@@ -12,14 +12,17 @@ export const openVoicePolicy: VoicePolicy = async () => ({ speak: true, video: t
 export class VoiceGrantIssuer {
   constructor(
     private readonly keys: SigningKeys,
-    private readonly grantTtlSeconds: number,
+    /** How long a grant admits; a removal is remembered as long (VoicePermissionSync). */
+    readonly grantTtlSeconds: number,
     private readonly policy: VoicePolicy = openVoicePolicy,
   ) {}
 
   /** The grant admits a socket of the user's session `user.sessionId` only, while that session lives. */
   async issue(user: AuthenticatedUser & { sessionId: string }, roomId: RoomId): Promise<VoiceGrantResponse> {
+    // Taken before the permissions are read: a removal from the room committed after this voids the grant.
+    const checkedAt = Date.now();
     const permissions = await this.policy(user, roomId);
-    const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions, sid: user.sessionId };
+    const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions, sid: user.sessionId, checkedAt };
     const { token, expiresAt } = await signToken(this.keys, GRANT_AUDIENCE, claims, this.grantTtlSeconds);
     return { grant: token, expiresAt, permissions };
   }

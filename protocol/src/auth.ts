@@ -45,6 +45,8 @@ export const VoiceGrantClaims = z.object({
   name: z.string().min(1).max(64),
   room: RoomId,
   perms: VoicePermissions,
+  /** When the API read the permissions in `perms` (ms since the epoch); a removal from the room after it voids the grant. */
+  checkedAt: z.number().int().nonnegative(),
   /** The session the grant was issued under: it admits only a socket of that session, while it lives. */
   sid: z.string().min(1).max(64),
 });

@@ -3,7 +3,7 @@ import type { Result } from './errors';
 import { Message, MessageDeletedEvent, MessageUpdatedEvent, ReactionEvent } from './messages';
 import { guildRealtimeEvents } from './servers';
 import { SessionRevocation, SessionRevokedEvent } from './sessions';
-import { RoomId, VoicePermissions } from './voice';
+import { RoomId, VoicePermissions, VoiceRemovedReason } from './voice';
 
 /**
  * Real-time delivery: events the API publishes with an explicit audience (the user ids allowed to
@@ -71,9 +71,40 @@ export type RealtimeClientToServerEvents = {
 export const VoicePermissionsChange = z.object({ userId: Id, roomId: RoomId, permissions: VoicePermissions }).strict();
 export type VoicePermissionsChange = z.infer<typeof VoicePermissionsChange>;
 
+/**
+ * Users taken out of a voice room because they may no longer be there: the signaling instance
+ * holding such a user's session closes the peer on the SFU and tells the client (`voice:removed`),
+ * and grants checked before `at` no longer admit anyone it names (see voiceRevocationKey).
+ */
+export const VoiceRemoval = z
+  .object({
+    roomId: RoomId,
+    /** Absent: everyone in the room (the channel or its server was deleted). */
+    userIds: z.array(Id).min(1).max(10_000).optional(),
+    reason: VoiceRemovedReason,
+    /** When the API had the removal committed (ms since the epoch): grants checked before it are void. */
+    at: z.number().int().nonnegative(),
+    /** Until when such a grant could still be presented (its lifetime after `at`): how long to remember this. */
+    until: z.number().int().nonnegative(),
+  })
+  .strict();
+export type VoiceRemoval = z.infer<typeof VoiceRemoval>;
+
+/**
+ * The Redis key recording when grants for the room stopped admitting a user (`userId`) or anyone
+ * (no `userId`); its value is that time in ms. Room ids have no `/`, so the two never collide.
+ */
+export const voiceRevocationKey = (keyPrefix: string, roomId: string, userId?: string): string =>
+  `${keyPrefix}voice-revoked:${roomId}${userId === undefined ? '' : `/${userId}`}`;
+
+/** The keys a removal records (voiceRevocationKey): one per user it names, or the room's. */
+export const voiceRevocationKeysOf = (keyPrefix: string, { roomId, userIds }: VoiceRemoval): string[] =>
+  userIds ? userIds.map((userId) => voiceRevocationKey(keyPrefix, roomId, userId)) : [voiceRevocationKey(keyPrefix, roomId)];
+
 /** Events between the API's emitter and signaling processes (socket.io `serverSideEmit`). */
 export type RealtimeInterServerEvents = {
   'voice:setPermissions': (change: VoicePermissionsChange) => void;
+  'voice:remove': (removal: VoiceRemoval) => void;
   'session:revoked': (revocation: SessionRevocation) => void;
 };
 
@@ -99,6 +130,8 @@ export interface RealtimeSink {
   leaveServerRoom(userId: string, serverId: string): void;
   /** Applies new permissions to the user's live voice session in the room, if this instance holds it. */
   setVoicePermissions(change: VoicePermissionsChange): Promise<void>;
+  /** Records the removal (grants checked before it stop admitting) and takes this instance's sessions out of the room. */
+  removeFromVoice(removal: VoiceRemoval): Promise<void>;
   /** Tells this instance's sockets of the sessions why, takes them out of voice rooms and closes them. */
   revokeSessions(revocation: SessionRevocation): Promise<void>;
 }

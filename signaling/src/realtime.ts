@@ -6,6 +6,7 @@ import {
   userRoom,
   SessionRevocation,
   VoicePermissionsChange,
+  VoiceRemoval,
   type RealtimeEvent,
   type RealtimeEventName,
   type RealtimeSink,
@@ -16,6 +17,8 @@ import { NO_SERVER_MEMBERSHIPS, PresenceTracker, type ServerMembershipSource } f
 import type { SessionGuard } from './session-guard';
 import type { SfuConnections } from './sfu-connections';
 import type { SignalingServer, SignalingSocket } from './types';
+import { VoiceRemovals } from './voice-removals';
+import { InProcessVoiceRevocations, RedisVoiceRevocations, type VoiceRevocations } from './voice-revocations';
 import type { VoiceSessions } from './voice-sessions';
 
 /** How a signaling instance takes part in real-time delivery and presence (all optional: embedded defaults). */
@@ -52,6 +55,10 @@ interface RealtimeContext {
  */
 export class RealtimeDelivery implements RealtimeSink {
   readonly presence: PresenceTracker;
+  /** Removals from voice rooms; the voice handler asks it whether a grant still admits. */
+  readonly removals: VoiceRemovals;
+  /** Without Redis, removals are remembered here, as the API hands them over. */
+  private readonly localRevocations: InProcessVoiceRevocations | undefined = undefined;
   private readonly store: PresenceStore;
   private readonly ownsStore: boolean;
   private readonly adapterClients: Redis[] = [];
@@ -62,7 +69,14 @@ export class RealtimeDelivery implements RealtimeSink {
     private readonly context: RealtimeContext,
     deps: SignalingRealtimeDeps = {},
   ) {
-    if (deps.redis) this.attachRedisAdapter(deps.redis.url, deps.redis.keyPrefix);
+    let revocations: VoiceRevocations;
+    if (deps.redis) {
+      this.attachRedisAdapter(deps.redis.url, deps.redis.keyPrefix);
+      revocations = new RedisVoiceRevocations(deps.redis.url, deps.redis.keyPrefix);
+    } else {
+      revocations = this.localRevocations = new InProcessVoiceRevocations();
+    }
+    this.removals = new VoiceRemovals(revocations, context);
     this.ownsStore = !deps.presence;
     this.store = deps.presence ?? new InProcessPresenceStore();
     this.presence = new PresenceTracker(
@@ -77,6 +91,12 @@ export class RealtimeDelivery implements RealtimeSink {
       const parsed = VoicePermissionsChange.safeParse(change);
       if (!parsed.success) return context.log.warn('dropped a malformed voice:setPermissions');
       this.track(this.setVoicePermissions(parsed.data));
+    });
+    // From the API's emitter (RedisRealtimePublisher.removeFromVoice, which has recorded it in Redis), to every instance.
+    io.on('voice:remove', (removal) => {
+      const parsed = VoiceRemoval.safeParse(removal);
+      if (!parsed.success) return context.log.warn('dropped a malformed voice:remove');
+      this.track(this.removals.apply(parsed.data));
     });
     // From the API's emitter (RedisRealtimePublisher.revokeSessions), to every instance.
     io.on('session:revoked', (revocation) => {
@@ -134,11 +154,17 @@ export class RealtimeDelivery implements RealtimeSink {
     return this.context.guard.revoke(revocation);
   }
 
+  async removeFromVoice(removal: VoiceRemoval): Promise<void> {
+    this.localRevocations?.record(removal);
+    await this.removals.apply(removal);
+  }
+
   /** After the socket.io server has closed (its sockets gone): presence out, Redis clients closed. */
   async close(): Promise<void> {
     await this.presence.close();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     if (this.ownsStore) await this.store.close();
+    await this.removals.close();
     await Promise.all(this.adapterClients.map((client) => client.quit().catch(() => client.disconnect())));
   }
 

@@ -92,6 +92,7 @@ export class Signaling {
       log.debug({ userId: socket.data.userId, socketId: socket.id }, 'socket connected');
       bindVoiceHandlers(socket, {
         registry: deps.registry,
+        removals: this.realtime.removals,
         sfu: this.sfu,
         verifier: deps.verifier,
         sessions: this.sessions,

@@ -19,6 +19,7 @@ import type { SessionGuard } from './session-guard';
 import type { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
 import type { SignalingSocket } from './types';
+import { grantVoided, type VoiceRemovals } from './voice-removals';
 import type { VoiceSessions } from './voice-sessions';
 
 export interface VoiceHandlerDeps {
@@ -26,6 +27,7 @@ export interface VoiceHandlerDeps {
   sfu: SfuConnections;
   verifier: TokenVerifier;
   sessions: VoiceSessions;
+  removals: VoiceRemovals;
   guard: SessionGuard;
   log: Logger;
   metrics: SignalingMetrics;
@@ -130,6 +132,8 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   // A grant works only with the session it was issued under, and only while that session lives.
   if (grant.sid !== socket.data.sessionId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another session');
   await deps.guard.admit(grant.sid);
+  // Its lifetime is not enough: a kick, ban or lost permission after the grant was checked voids it.
+  if (await deps.removals.voids(grant)) throw grantVoided();
   if (deps.sessions.membership(socket)) await leave(socket, deps);
   const node = await deps.registry.placeRoom(grant.room);
   deps.metrics.roomPlaced(node.id);
@@ -146,6 +150,11 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
     throw new ProtocolError('NOT_IN_ROOM', 'disconnected while joining');
   }
   deps.sessions.enter(socket, { roomId: grant.room, node });
+  // A removal published while the SFU admitted us found no session here to take out.
+  if (await deps.removals.voids(grant)) {
+    await leave(socket, deps);
+    throw grantVoided();
+  }
   deps.log.info({ userId: socket.data.userId, roomId: grant.room, nodeId: node.id }, 'peer joined room');
   return response;
 }

@@ -90,6 +90,11 @@ export class VoiceSessions {
     return [...recipients];
   }
 
+  /** Every local socket holding a peer in the room. */
+  socketsIn(roomId: string): SignalingSocket[] {
+    return [...(this.rooms.get(roomId)?.values() ?? [])];
+  }
+
   /** Every local socket whose room lives on the node. */
   socketsOnNode(nodeId: string): SignalingSocket[] {
     return [...this.memberships].filter(([, m]) => m.node.id === nodeId).map(([socket]) => socket);

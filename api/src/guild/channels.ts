@@ -204,12 +204,12 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
       requirePermission(context.channelPermissions, Permission.MANAGE_CHANNELS);
       const serverId = context.server.id;
       const children = (await data.channels(serverId)).filter((channel) => channel.parentId === params.channelId).map((channel) => channel.id);
-      const [before, voiceBefore] = await Promise.all([visibility(serverId), voice.snapshot(serverId, { channelIds: [params.channelId] })]);
+      const before = await visibility(serverId);
       const { rowCount } = await db.query('DELETE FROM channels WHERE id = $1', [params.channelId]);
       if (rowCount === 0) throw notFound('channel');
       await effects.invalidate([guildKeys.channels(serverId), guildKeys.channelServer(params.channelId)]);
       await publishChannelChanges(serverId, before, [params.channelId, ...children]);
-      await voice.publishChanges(serverId, voiceBefore, { channelIds: [params.channelId] });
+      if (context.channel.kind === 'voice') await voice.endCalls([params.channelId], 'channel-deleted');
       return undefined;
     },
   );

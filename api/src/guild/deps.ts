@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { PresenceStatus, RealtimeEvent, RealtimeEventName } from '@concord/protocol';
 import type { GuildAccess, GuildData } from '../access';
 import type { Database } from '../db';
+import type { VoiceGrantIssuer } from '../grants';
 import type { RealtimePublisher } from '../realtime';
 import type { VoicePermissionSync } from './voice-sync';
 
@@ -20,6 +21,8 @@ export interface GuildDeps {
   data: GuildData;
   access: GuildAccess;
   realtime: RealtimePublisher;
+  /** How long voice grants live: removals from voice rooms void older grants for as long. */
+  grants: Pick<VoiceGrantIssuer, 'grantTtlSeconds'>;
   presence?: PresenceReader;
   limits?: GuildRateLimits;
   logger: Logger;

@@ -55,7 +55,7 @@ export function memberRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     if (!wasMember) return;
     await effects.publish([...audience, userId], 'member:left', { serverId, userId, reason });
     await effects.leaveServerRoom([userId], serverId);
-    await voice.publishChanges(serverId, voiceBefore, { userIds: [userId] });
+    await voice.publishChanges(serverId, voiceBefore, { userIds: [userId] }, reason === 'left' ? 'left-server' : reason);
   }
 
   /** The target, a member the actor may moderate with `permission` (and ranks above). */

@@ -89,7 +89,7 @@ export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     async ({ user, params }) => {
       const context = await access.serverContext(user.userId, params.serverId);
       if (context.server.ownerId !== user.userId) throw forbidden('only the owner can delete a server');
-      const [members, channels, voiceBefore] = await Promise.all([data.members(params.serverId), data.channels(params.serverId), voice.snapshot(params.serverId)]);
+      const [members, channels] = await Promise.all([data.members(params.serverId), data.channels(params.serverId)]);
       const { rowCount } = await db.query('DELETE FROM servers WHERE id = $1', [params.serverId]);
       if (rowCount === 0) throw notFound('server');
       const audience = members.map((member) => member.userId);
@@ -100,7 +100,10 @@ export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildM
       ]);
       await effects.publish(audience, 'server:deleted', { serverId: params.serverId });
       await effects.leaveServerRoom(audience, params.serverId);
-      await voice.publishChanges(params.serverId, voiceBefore);
+      await voice.endCalls(
+        channels.filter((channel) => channel.kind === 'voice').map((channel) => channel.id),
+        'server-deleted',
+      );
       return undefined;
     },
   );

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { HttpErrorBody, SessionResponse, type RealtimeEvent, type RealtimeEventName, type SessionRevocation, type VoicePermissions } from '@concord/protocol';
+import { HttpErrorBody, SessionResponse, type RealtimeEvent, type RealtimeEventName, type SessionRevocation, type VoicePermissions, type VoiceRemoval } from '@concord/protocol';
 import { loadConfig } from '../config';
 import { createTestDatabase, type TestDatabase } from '../db/testing';
-import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from '../realtime';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, checkedVoiceRemoval, type Audience, type RealtimePublisher } from '../realtime';
 import { startApi, type RunningApi } from '../server';
 import type { PresenceReader } from './deps';
 
@@ -31,6 +31,7 @@ export class RecordingPublisher implements RealtimePublisher {
   readonly voice: { userId: string; roomId: string; permissions: VoicePermissions }[] = [];
   readonly rooms: { op: 'add' | 'remove'; userId: string; serverId: string }[] = [];
   readonly revocations: SessionRevocation[] = [];
+  readonly removals: VoiceRemoval[] = [];
 
   async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
     const checked = checkedEvent(audience, event, data);
@@ -49,6 +50,10 @@ export class RecordingPublisher implements RealtimePublisher {
     this.voice.push(checkedVoicePermissions(userId, roomId, permissions));
   }
 
+  async removeFromVoice(removal: VoiceRemoval): Promise<void> {
+    this.removals.push(checkedVoiceRemoval(removal));
+  }
+
   async revokeSessions(revocation: SessionRevocation): Promise<void> {
     this.revocations.push(checkedRevocation(revocation));
   }
@@ -64,6 +69,7 @@ export class RecordingPublisher implements RealtimePublisher {
     this.voice.length = 0;
     this.rooms.length = 0;
     this.revocations.length = 0;
+    this.removals.length = 0;
   }
 }
 

@@ -187,5 +187,6 @@ export class RecordingPublisher implements RealtimePublisher {
   async removeFromServerRoom(): Promise<void> {}
   async setVoicePermissions(): Promise<void> {}
   async revokeSessions(): Promise<void> {}
+  async removeFromVoice(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -1,5 +1,5 @@
-import type { RealtimeEvent, RealtimeEventName, RealtimeSink, SessionRevocation, VoicePermissions } from '@concord/protocol';
-import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
+import type { RealtimeEvent, RealtimeEventName, RealtimeSink, SessionRevocation, VoicePermissions, VoiceRemoval } from '@concord/protocol';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, checkedVoiceRemoval, type Audience, type RealtimePublisher } from './publisher';
 
 /**
  * The embedded default: API and signaling share a process, so events go straight into the
@@ -33,6 +33,10 @@ export class InProcessRealtimePublisher implements RealtimePublisher {
 
   async revokeSessions(revocation: SessionRevocation): Promise<void> {
     await this.sink?.revokeSessions(checkedRevocation(revocation));
+  }
+
+  async removeFromVoice(removal: VoiceRemoval): Promise<void> {
+    await this.sink?.removeFromVoice(checkedVoiceRemoval(removal));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ProtocolError, realtimeEvents, SessionRevocation, VoicePermissionsChange, type RealtimeEvent, type RealtimeEventName, type VoicePermissions } from '@concord/protocol';
+import { ProtocolError, realtimeEvents, SessionRevocation, VoicePermissionsChange, VoiceRemoval, type RealtimeEvent, type RealtimeEventName, type VoicePermissions } from '@concord/protocol';
 
 /** Who may see an event: decided by the caller (the permission function) at publish time. */
 export interface Audience {
@@ -29,6 +29,12 @@ export interface RealtimePublisher {
   setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void>;
   /** Revoked sessions: every signaling instance tells their sockets why, takes them out of voice and closes them. */
   revokeSessions(revocation: SessionRevocation): Promise<void>;
+  /**
+   * Users who may no longer be in a voice room (or everyone, for a deleted channel): recorded first,
+   * so that grants checked before the removal stop admitting them, then the signaling instances
+   * holding their sessions take them out of the room.
+   */
+  removeFromVoice(removal: VoiceRemoval): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,3 +63,6 @@ export const checkedVoicePermissions = (userId: string, roomId: string, permissi
 
 /** A session revocation as signaling receives it. */
 export const checkedRevocation = (revocation: SessionRevocation): SessionRevocation => checkedMessage(SessionRevocation, revocation, 'session revocation');
+
+/** A removal from a voice room as signaling receives it. */
+export const checkedVoiceRemoval = (removal: VoiceRemoval): VoiceRemoval => checkedMessage(VoiceRemoval, removal, 'voice removal');

@@ -5,14 +5,16 @@ import {
   realtimeRedisKey,
   serverRoom,
   userRoom,
+  voiceRevocationKeysOf,
   type RealtimeEvent,
   type RealtimeEventName,
   type RealtimeInterServerEvents,
   type RealtimeServerToClientEvents,
   type SessionRevocation,
   type VoicePermissions,
+  type VoiceRemoval,
 } from '@concord/protocol';
-import { checkedEvent, checkedRevocation, checkedVoicePermissions, type Audience, type RealtimePublisher } from './publisher';
+import { checkedEvent, checkedRevocation, checkedVoicePermissions, checkedVoiceRemoval, type Audience, type RealtimePublisher } from './publisher';
 
 export interface RedisRealtimePublisherOptions {
   /** The deployment's REDIS_KEY_PREFIX; signaling's Redis adapter must use the same. Default `concord:`. */
@@ -21,6 +23,7 @@ export interface RedisRealtimePublisherOptions {
 
 const SET_VOICE_PERMISSIONS: keyof RealtimeInterServerEvents = 'voice:setPermissions';
 const REVOKE_SESSIONS: keyof RealtimeInterServerEvents = 'session:revoked';
+const REMOVE_FROM_VOICE: keyof RealtimeInterServerEvents = 'voice:remove';
 
 /**
  * The cluster path: socket.io's Redis emitter publishes on the channels signaling's Redis adapter
@@ -29,6 +32,7 @@ const REVOKE_SESSIONS: keyof RealtimeInterServerEvents = 'session:revoked';
 export class RedisRealtimePublisher implements RealtimePublisher {
   private readonly redis: Redis;
   private readonly emitter: Emitter<RealtimeServerToClientEvents>;
+  private readonly keyPrefix: string;
   /** The publishes of the emitter call under way (the emitter drops its client's promises). */
   private sent: Promise<unknown>[] | undefined;
 
@@ -36,6 +40,7 @@ export class RedisRealtimePublisher implements RealtimePublisher {
     // As the room registry's client: fail within seconds instead of queueing while Redis is down.
     this.redis = new Redis(redisUrl, { connectTimeout: 2_000, commandTimeout: 2_000, maxRetriesPerRequest: 1, disconnectTimeout: 200 });
     this.redis.on('error', () => {});
+    this.keyPrefix = options.keyPrefix ?? 'concord:';
     const client = {
       publish: (channel: string, message: string | Buffer) => {
         const sent = this.redis.publish(channel, message);
@@ -45,7 +50,7 @@ export class RedisRealtimePublisher implements RealtimePublisher {
         return sent;
       },
     };
-    this.emitter = new Emitter<RealtimeServerToClientEvents>(client, { key: realtimeRedisKey(options.keyPrefix ?? 'concord:') });
+    this.emitter = new Emitter<RealtimeServerToClientEvents>(client, { key: realtimeRedisKey(this.keyPrefix) });
   }
 
   async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
@@ -72,6 +77,19 @@ export class RedisRealtimePublisher implements RealtimePublisher {
   async revokeSessions(revocation: SessionRevocation): Promise<void> {
     const checked = checkedRevocation(revocation);
     await this.send(() => this.emitter.serverSideEmit(REVOKE_SESSIONS, checked));
+  }
+
+  /** Recorded in Redis (where signaling checks every join) before it is published: a join that misses the message still finds the record. */
+  async removeFromVoice(removal: VoiceRemoval): Promise<void> {
+    const checked = checkedVoiceRemoval(removal);
+    const batch = this.redis.multi();
+    for (const key of voiceRevocationKeysOf(this.keyPrefix, checked)) batch.set(key, String(checked.at), 'PXAT', checked.until);
+    try {
+      await batch.exec();
+    } catch (error) {
+      throw new ProtocolError('UNAVAILABLE', `recording a voice removal: ${(error as Error).message}`);
+    }
+    await this.send(() => this.emitter.serverSideEmit(REMOVE_FROM_VOICE, checked));
   }
 
   async close(): Promise<void> {

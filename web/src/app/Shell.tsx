@@ -8,7 +8,7 @@ import { Gateway } from '../realtime/gateway';
 import { channelPath, navigate, parseRoute, useRoute } from '../router';
 import { AppStore, canView } from '../state/store';
 import { Logo, Menu, Users } from '../ui/icons';
-import { CallPane } from '../voice/CallPane';
+import { CallError, CallPane } from '../voice/CallPane';
 import { VoiceController } from '../voice/controller';
 import { usePushToTalk } from '../voice/push-to-talk';
 import { ChannelHeader } from './ChannelHeader';
@@ -141,6 +141,8 @@ function Layout() {
           </button>
           {channel ? <ChannelHeader channel={channel} /> : <h1 className="main-title">{guild?.server.name ?? 'Concord'}</h1>}
           <span className="spacer" />
+          {/* A call that ended away from its channel (the server was left or deleted) still says why. */}
+          {!(channel && canSeeChannel && channel.kind === 'voice') && <CallError />}
           {gatewayState !== 'connected' && (
             <span className="gateway-state" role="status" data-testid="gateway-state" data-state={gatewayState}>
               {gatewayState === 'connecting' ? 'Connecting…' : 'Reconnecting…'}

@@ -322,6 +322,20 @@ describe('CallRoom', () => {
     expect(captured.every((t) => t.readyState === 'live')).toBe(true);
   });
 
+  it('ends the call for good when the server removes us, and says why', async () => {
+    await joined();
+    socket.push('voice:removed', { roomId: 'elsewhere', reason: 'kicked' });
+    expect(snap().state).toBe('connected');
+    socket.push('voice:removed', { roomId: 'lounge', reason: 'banned' });
+    expect(snap()).toMatchObject({ state: 'disconnected', participants: [] });
+    expect(errors.map((e) => e.message)).toEqual(['You were banned from this server, so you left the call.']);
+    expect(captured.every((t) => t.readyState === 'ended')).toBe(true);
+    expect(socket.connected).toBe(false);
+    // No rejoin: no second grant, however long we wait.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(grants).toBe(1);
+  });
+
   it('reconnects the socket after a drop, and gives up on an error a retry cannot fix', async () => {
     await joined();
     socket.drop();

@@ -1,5 +1,5 @@
 import { DISPLACED_REASON, mayProduce, ProducerSource, ProtocolError } from '@concord/protocol';
-import type { PeerInfo, VoicePermissions } from '@concord/protocol';
+import type { PeerInfo, VoicePermissions, VoiceRemovedReason } from '@concord/protocol';
 import { TypedEmitter } from './emitter';
 import { RemoteParticipant } from './participant';
 import type { ParticipantView, TrackView } from './participant';
@@ -53,6 +53,15 @@ const FORBIDDEN_TO: Record<ProducerSource, string> = {
   camera: 'use your camera',
   screen: 'share your screen',
   'screen-audio': 'share your screen',
+};
+/** What the user is told when the server takes them out of the call. */
+const REMOVED_BECAUSE: Record<VoiceRemovedReason, string> = {
+  kicked: 'You were removed from this server, so you left the call.',
+  banned: 'You were banned from this server, so you left the call.',
+  'left-server': 'You left this server, so you left the call.',
+  'access-revoked': 'You may no longer join this voice channel, so you left the call.',
+  'channel-deleted': 'This voice channel was deleted; the call has ended.',
+  'server-deleted': 'This server was deleted; the call has ended.',
 };
 const interrupted = () => new ProtocolError('UNAVAILABLE', 'The call was interrupted.');
 
@@ -108,6 +117,12 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
         this.report(new ProtocolError('CONFLICT', 'You joined this call from another tab or device.'));
         this.end();
       } else this.connectionLost('room-closed');
+    });
+    // Final: the server will not let us back in, so no rejoin.
+    signaling.on('voice:removed', ({ roomId, reason }) => {
+      if (roomId !== this.roomId) return;
+      this.report(new ProtocolError('FORBIDDEN', REMOVED_BECAUSE[reason]));
+      this.end();
     });
     signaling.on('voice:peerJoined', ({ peer }) => this.addPeer(peer));
     signaling.on('voice:peerLeft', ({ peerId }) => this.removePeer(peerId));

@@ -29,6 +29,21 @@ import { VoiceState } from './VoiceState';
 export type TileSource = 'camera' | 'screen';
 const tileKey = (participantId: string, source: TileSource) => `${participantId}:${source}`;
 
+/** What went wrong with the call, or why it ended (say, its user was removed), until dismissed. */
+export function CallError({ className = 'call-error' }: { className?: string }) {
+  const { voice } = useServices();
+  const { error } = useVoice();
+  if (!error) return null;
+  return (
+    <p className={className} role="alert" data-testid="call-error">
+      {error}
+      <button className="icon-button tiny" aria-label="Dismiss" onClick={() => voice.dismissError()}>
+        <Close size={14} />
+      </button>
+    </p>
+  );
+}
+
 /** A voice channel: the join card when we are not in it, the call when we are. */
 export function CallPane({ channel }: { channel: ChannelView }) {
   const { store, voice } = useServices();
@@ -52,11 +67,7 @@ export function CallPane({ channel }: { channel: ChannelView }) {
               : 'No one can hear or see you until you join.'
             : 'You do not have permission to join this voice channel.'}
         </p>
-        {view.error && (
-          <p className="error" role="alert" data-testid="call-error">
-            {view.error}
-          </p>
-        )}
+        <CallError className="error" />
         <button className="primary big" data-testid="voice-join" disabled={!canConnect} onClick={() => voice.join(channel.serverId, channel.id)}>
           Join voice
         </button>
@@ -67,7 +78,7 @@ export function CallPane({ channel }: { channel: ChannelView }) {
 }
 
 function Call({ room, snapshot, serverId }: { room: CallRoom; snapshot: CallSnapshot; serverId: string }) {
-  const { store, voice } = useServices();
+  const { store } = useServices();
   const view = useVoice();
   const [focused, setFocused] = useState<string | null>(null);
 
@@ -90,14 +101,7 @@ function Call({ room, snapshot, serverId }: { room: CallRoom; snapshot: CallSnap
     <section className="call" aria-label="Call">
       <div className="call-top">
         <VoiceState state={snapshot.state} />
-        {view.error && (
-          <p className="call-error" role="alert" data-testid="call-error">
-            {view.error}
-            <button className="icon-button tiny" aria-label="Dismiss" onClick={() => voice.dismissError()}>
-              <Close size={14} />
-            </button>
-          </p>
-        )}
+        <CallError />
       </div>
       <div className={`stage${focus ? ' has-focus' : ''}`} data-count={tiles.length} ref={stage}>
         {tiles.map(({ participant, source }) => {
