@@ -9,6 +9,7 @@ import type { GuildAccess, GuildData } from './access';
 import type { Database } from './db';
 import type { VoiceGrantIssuer } from './grants';
 import { guildRoutes, type PresenceReader } from './guild';
+import type { ServerCaps } from './guild/server-caps';
 import { errorMiddleware, HttpError } from './http-errors';
 import { RouteTable } from './http/route-table';
 import { API_CONTENT_SECURITY_POLICY, securityHeaders } from './http/security-headers';
@@ -17,7 +18,7 @@ import { registerMessageRoutes } from './messages';
 import type { ApiMetrics } from './metrics';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords';
 import type { RateLimiter } from './rate-limit';
-import type { ApiRateLimits } from './rate-limits';
+import { clientIp, type ApiRateLimits } from './rate-limits';
 import type { RealtimePublisher } from './realtime';
 import { registerSessionRoutes, sessionClientOf, type SessionService } from './sessions';
 import { toPublicUser, UsernameTakenError, type UserStore } from './users';
@@ -45,8 +46,10 @@ export interface ApiDeps {
   guild: GuildData;
   realtime: RealtimePublisher;
   metrics: ApiMetrics;
-  /** Per-user and per-IP limits of messages, invites, joins and reactions. */
+  /** Per-user and per-IP limits of messages, invites, joins, reactions and server creation; sign-in throttling. */
   rateLimits: ApiRateLimits;
+  /** How many servers one user may be in and own (default DEFAULT_SERVER_CAPS). */
+  serverCaps?: ServerCaps;
   /** Presence for member lists, when signaling's presence store is reachable. */
   presence?: PresenceReader;
   /** METRICS_TOKEN: GET /api/metrics then needs it as a bearer token. */
@@ -106,13 +109,16 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
     { method: 'post', path: '/auth/local/signin', summary: 'Sign in with a local user name and password', tag: 'auth', auth: false, body: LocalSignInRequest, response: SessionResponse },
     async ({ body, req }) => {
       await limitAuthByIp(req);
-      await limitAuthByUsername(body.username);
+      // Wrong passwords are throttled per address and per account, never by user name alone (SignInThrottle).
+      const { signIn } = deps.rateLimits;
+      await signIn.admit(body.username, clientIp(req));
       const user = await users.findByUsername(body.username);
-      if (!user) {
-        await burnPasswordCheck(body.password);
+      const passwordRight = user ? await verifyPassword(body.password, user.passwordHash) : await burnPasswordCheck(body.password).then(() => false);
+      if (!user || !passwordRight) {
+        await signIn.failed(body.username, clientIp(req));
         throw invalidCredentials();
       }
-      if (!(await verifyPassword(body.password, user.passwordHash))) throw invalidCredentials();
+      await signIn.succeeded(body.username, clientIp(req));
       return sessions.issueSession(toPublicUser(user), sessionClientOf(req));
     },
   );

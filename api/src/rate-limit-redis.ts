@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { InMemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit';
+import { InMemoryRateLimiter, type RateCount, type RateDecision, type RateLimiter } from './rate-limit';
 
 /**
  * One fixed window per key, as InMemoryRateLimiter keeps them, but in Redis so that every API
@@ -20,8 +20,14 @@ end
 return { count, ttl }
 `;
 
+/** { count (0 if none), milliseconds left in the window (negative if none) }, counting nothing. */
+const PEEK = `
+return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]) }
+`;
+
 interface RateLimitCommands {
   concordRateLimit(key: string, windowMs: number): Promise<[number, number]>;
+  concordRatePeek(key: string): Promise<[number, number]>;
 }
 
 export interface RedisRateLimitStoreOptions {
@@ -63,6 +69,7 @@ export class RedisRateLimitStore {
     });
     redis.on('error', () => {});
     redis.defineCommand('concordRateLimit', { numberOfKeys: 1, lua: CONSUME });
+    redis.defineCommand('concordRatePeek', { numberOfKeys: 1, lua: PEEK });
     this.redis = redis as Redis & RateLimitCommands;
     this.keyPrefix = `${options.keyPrefix ?? 'concord:'}rate:`;
   }
@@ -86,6 +93,17 @@ export class RedisRateLimitStore {
         const [count, ttl] = reply.map(Number) as [number, number];
         if (count <= limit) return { allowed: true };
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
+      },
+      peek: async (key: string): Promise<RateCount> => {
+        let reply: [number, number];
+        try {
+          reply = await this.redis.concordRatePeek(prefix + key);
+        } catch (error) {
+          this.warnUnreachable(error);
+          return fallback.peek(key);
+        }
+        const [count, ttl] = reply.map(Number) as [number, number];
+        return ttl > 0 ? { count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) } : { count: 0, retryAfterSeconds: 0 };
       },
     };
   }

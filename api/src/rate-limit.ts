@@ -1,8 +1,16 @@
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
+/** Attempts counted in a key's current window, and the seconds until that window ends (0: none open). */
+export interface RateCount {
+  count: number;
+  retryAfterSeconds: number;
+}
+
 /** Counts attempts per key. Async because the cluster's limiter (Redis) will be. */
 export interface RateLimiter {
   consume(key: string): Promise<RateDecision>;
+  /** The key's current count, without counting an attempt. */
+  peek(key: string): Promise<RateCount>;
 }
 
 interface Window {
@@ -38,6 +46,13 @@ export class InMemoryRateLimiter implements RateLimiter {
     }
     window.count += 1;
     return { allowed: true };
+  }
+
+  async peek(key: string): Promise<RateCount> {
+    const now = this.now();
+    const window = this.windows.get(key);
+    if (!window || now - window.startedAt >= this.windowMs) return { count: 0, retryAfterSeconds: 0 };
+    return { count: window.count, retryAfterSeconds: Math.max(1, Math.ceil((window.startedAt + this.windowMs - now) / 1000)) };
   }
 
   private sweep(now: number): void {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { HttpError } from './http-errors';
 import { InMemoryRateLimiter, type RateLimiter } from './rate-limit';
 import { RedisRateLimitStore } from './rate-limit-redis';
+import { KNOWN_ADDRESS_MS, SignInThrottle } from './sign-in-throttle';
 
 /** At most `limit` attempts per `windowMs`. */
 export interface RateRule {
@@ -28,6 +29,12 @@ export interface RateLimitRules {
   joinIp: RateRule;
   /** Adding reactions. */
   reactionUser: RateRule;
+  /** Creating servers. */
+  serverCreateUser: RateRule;
+  serverCreateIp: RateRule;
+  /** Wrong passwords per (user name, IP), and per account from all addresses (see SignInThrottle). */
+  signInFailurePair: RateRule;
+  signInFailureAccount: RateRule;
   /** The same text (case and spacing aside) from the same user in the same channel. */
   duplicateMessage: RateRule;
   /** typing:started is published at most this often per user and channel; more is a quiet no-op. */
@@ -43,12 +50,16 @@ export const DEFAULT_RATE_LIMITS: RateLimitRules = {
   joinUser: { limit: 10, windowMs: 60_000 },
   joinIp: { limit: 30, windowMs: 60_000 },
   reactionUser: { limit: 30, windowMs: 10_000 },
+  serverCreateUser: { limit: 10, windowMs: 60_000 },
+  serverCreateIp: { limit: 30, windowMs: 60_000 },
+  signInFailurePair: { limit: 5, windowMs: 300_000 },
+  signInFailureAccount: { limit: 20, windowMs: 900_000 },
   duplicateMessage: { limit: 3, windowMs: 30_000 },
   typing: { limit: 1, windowMs: 3_000 },
 };
 
 /** Actions limited per user and per IP. */
-export type LimitedAction = 'message' | 'invite' | 'join' | 'reaction';
+export type LimitedAction = 'message' | 'invite' | 'join' | 'reaction' | 'create-server';
 
 export interface Caller {
   userId: string;
@@ -66,6 +77,7 @@ const ACTION_TEXT: Record<LimitedAction, string> = {
   invite: 'creating invites',
   join: 'joining servers',
   reaction: 'adding reactions',
+  'create-server': 'creating servers',
 };
 
 /** The text a duplicate is recognised by: case, surrounding and repeated white space do not make it new. */
@@ -80,6 +92,8 @@ const duplicateKey = (content: string): string =>
 export class ApiRateLimits {
   /** Sign-in / sign-up attempts (keys `auth:ip:…`, `auth:user:…`), as ApiDeps.authLimiter. */
   readonly auth: RateLimiter;
+  /** Wrong passwords, per address and per account. */
+  readonly signIn: SignInThrottle;
   private readonly perAction: Record<LimitedAction, { user: RateLimiter; ip: RateLimiter }>;
   private readonly duplicates: RateLimiter;
   private readonly typing: RateLimiter;
@@ -96,7 +110,16 @@ export class ApiRateLimits {
       join: { user: makeLimiter('join-user', rules.joinUser), ip: makeLimiter('join-ip', rules.joinIp) },
       // Reactions are cheap to send from many accounts but each one is an event to the channel: per user suffices.
       reaction: { user: makeLimiter('reaction-user', rules.reactionUser), ip: makeLimiter('reaction-ip', { ...rules.reactionUser, limit: rules.reactionUser.limit * 5 }) },
+      'create-server': { user: makeLimiter('server-create-user', rules.serverCreateUser), ip: makeLimiter('server-create-ip', rules.serverCreateIp) },
     };
+    this.signIn = new SignInThrottle(
+      {
+        pair: makeLimiter('sign-in-failure-pair', rules.signInFailurePair),
+        account: makeLimiter('sign-in-failure-account', rules.signInFailureAccount),
+        known: makeLimiter('sign-in-known', { limit: 1, windowMs: KNOWN_ADDRESS_MS }),
+      },
+      { pair: rules.signInFailurePair.limit, account: rules.signInFailureAccount.limit },
+    );
     this.duplicates = makeLimiter('duplicate', rules.duplicateMessage);
     this.typing = makeLimiter('typing', rules.typing);
   }

@@ -103,6 +103,7 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       realtime,
       metrics,
       rateLimits,
+      serverCaps: config.serverCaps,
       ...(options.presence && { presence: options.presence }),
       ...(config.shell.metricsToken && { metricsToken: config.shell.metricsToken }),
       clientConfig: {

@@ -21,6 +21,8 @@ export interface SignalingConfig {
   ratePerSecond: number;
   /** Largest request payload accepted, in bytes of JSON. */
   maxPayloadBytes: number;
+  /** Sockets one user may hold at once (every signaling process together when they share Redis); 0: no cap. */
+  maxSocketsPerUser: number;
   /** Allowed browser origins for cross-origin sockets (same-origin always works). */
   corsOrigins: string[];
 }
@@ -46,6 +48,7 @@ export function loadSignalingConfig(env: NodeJS.ProcessEnv = process.env, overri
     rateBurst: intFrom(env, 'SIGNALING_RATE_BURST', 60),
     ratePerSecond: intFrom(env, 'SIGNALING_RATE_PER_SECOND', 30),
     maxPayloadBytes: intFrom(env, 'SIGNALING_MAX_PAYLOAD_BYTES', 16 * 1024),
+    maxSocketsPerUser: intFrom(env, 'SIGNALING_MAX_SOCKETS_PER_USER', 10),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     ...overrides,
   };

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import pino from 'pino';
 import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions } from '@concord/registry';
 import { loadSignalingConfig } from './config';
+import { RedisUserConnections } from './connection-cap';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
 
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
     verifier: TokenVerifier.fromUrl(config.apiJwksUrl),
     revokedSessions,
     log,
+    // Sockets per user are capped across every signaling process sharing this Redis.
+    userConnections: new RedisUserConnections(config.redisUrl, { keyPrefix: config.redisKeyPrefix, instanceId: config.id, log }),
     // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
     realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
   });

@@ -4,12 +4,13 @@ import { ProtocolError, type RevokedSessions } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingConfig } from './config';
+import { InProcessUserConnections, type UserConnections } from './connection-cap';
 import { SignalingMetrics, type SignalingMetricsOptions } from './metrics';
 import { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
 import { SessionGuard } from './session-guard';
 import { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
-import type { SignalingServer } from './types';
+import type { SignalingServer, SignalingSocket } from './types';
 import { bindVoiceHandlers } from './voice-handler';
 import { VoiceSessions } from './voice-sessions';
 
@@ -23,6 +24,8 @@ export interface SignalingDeps {
   /** Real-time delivery and presence; embedded defaults when absent. */
   realtime?: SignalingRealtimeDeps;
   metrics?: SignalingMetricsOptions;
+  /** Each user's open sockets: in this process by default, in Redis across a cluster. */
+  userConnections?: UserConnections;
 }
 
 /** A signaling instance attached to an HTTP server: socket.io auth, voice protocol, SFU control. */
@@ -35,6 +38,7 @@ export class Signaling {
   readonly realtime: RealtimeDelivery;
   private readonly sfu: SfuConnections;
   private readonly guard: SessionGuard;
+  private readonly userConnections: UserConnections;
 
   constructor(httpServer: HttpServer, deps: SignalingDeps) {
     const { config, log } = deps;
@@ -63,6 +67,7 @@ export class Signaling {
       log,
     );
 
+    this.userConnections = deps.userConnections ?? new InProcessUserConnections();
     this.guard = new SessionGuard({ io: this.io, revoked: deps.revokedSessions, voice: this.sessions, sfu: this.sfu, log });
 
     this.io.use((socket, next) => {
@@ -73,6 +78,7 @@ export class Signaling {
         socket.data.userId = claims.sub;
         socket.data.displayName = claims.name;
         socket.data.sessionId = claims.sid;
+        await this.holdConnectionPlace(socket, config.maxSocketsPerUser);
       };
       admitted().then(
         () => next(),
@@ -104,8 +110,28 @@ export class Signaling {
     });
   }
 
+  /** Counts the socket towards its user's cap until it goes; RATE_LIMITED past the cap. */
+  private async holdConnectionPlace(socket: SignalingSocket, max: number): Promise<void> {
+    if (max === 0) return;
+    const { userId } = socket.data;
+    if (!(await this.userConnections.acquire(userId, socket.id, max))) {
+      throw new ProtocolError('RATE_LIMITED', `too many connections: at most ${max} per user; close another tab or device first`);
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      void this.userConnections.release(userId, socket.id);
+    };
+    // A handshake can fail or its client go before 'connection': the transport's close covers both.
+    socket.conn.once('close', release);
+    socket.once('disconnect', release);
+    if (socket.conn.readyState !== 'open') release();
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await this.userConnections.close();
     await this.realtime.close();
     this.sfu.close();
   }

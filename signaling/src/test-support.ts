@@ -28,6 +28,7 @@ import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfigOverrides, SfuNode } from '@concord/sfu';
 import { eventually, opusRtpParameters, startTestNode, TEST_SECRET, vp8RtpParameters } from '@concord/sfu/src/test-support';
 import { loadSignalingConfig, type SignalingConfig } from './config';
+import type { UserConnections } from './connection-cap';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
 
@@ -56,6 +57,8 @@ export interface SignalingOptions {
    * just goes.
    */
   proxyControl?: boolean;
+  /** Where sockets per user are counted (Redis for a cluster); this process by default. */
+  userConnections?: UserConnections;
 }
 
 export interface HarnessOptions extends SignalingOptions {
@@ -152,6 +155,7 @@ async function startSignaling(
     verifier: TokenVerifier.fromJwks(keys.jwks),
     revokedSessions: NOTHING_REVOKED,
     log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    ...(options.userConnections && { userConnections: options.userConnections }),
   });
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;

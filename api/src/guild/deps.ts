@@ -4,6 +4,7 @@ import type { GuildAccess, GuildData } from '../access';
 import type { Database } from '../db';
 import type { VoiceGrantIssuer } from '../grants';
 import type { RealtimePublisher } from '../realtime';
+import type { ServerCaps } from './server-caps';
 import type { VoicePermissionSync } from './voice-sync';
 
 /** Who is online, when the API can see it (signaling's presence store). */
@@ -13,7 +14,7 @@ export interface PresenceReader {
 
 /** Per-user and per-IP limits of joining servers and creating invites (the messages half's ApiRateLimits). */
 export interface GuildRateLimits {
-  enforce(action: 'invite' | 'join', caller: { userId: string; ip: string }): Promise<void>;
+  enforce(action: 'invite' | 'join' | 'create-server', caller: { userId: string; ip: string }): Promise<void>;
 }
 
 export interface GuildDeps {
@@ -25,6 +26,8 @@ export interface GuildDeps {
   grants: Pick<VoiceGrantIssuer, 'grantTtlSeconds'>;
   presence?: PresenceReader;
   limits?: GuildRateLimits;
+  /** Default DEFAULT_SERVER_CAPS. */
+  serverCaps?: ServerCaps;
   logger: Logger;
 }
 

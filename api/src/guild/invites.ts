@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Request } from 'express';
 import { z } from 'zod';
 import { CreateInviteRequest, Invite, InviteCode, InvitePreview, Permission, Server } from '@concord/protocol';
 import { membershipKeys } from '../access';
 import { isForeignKeyViolation, isUniqueViolation } from '../db';
 import { NoContent, type RouteTable } from '../http/route-table';
 import { HttpError } from '../http-errors';
+import { clientIp } from '../rate-limits';
 import type { GuildModule } from './deps';
 import { ServerParams } from './params';
+import { DEFAULT_SERVER_CAPS, ensureRoomForAnotherServer } from './server-caps';
 import { forbidden, notFound, requirePermission, toMember, toServer } from './views';
 
 const CodeParams = z.object({ code: InviteCode });
@@ -39,13 +40,12 @@ const newCode = () => randomBytes(8).toString('base64url').slice(0, 10);
 
 const invalidInvite = () => new HttpError('NOT_FOUND', 'unknown invite, or it expired or was used up');
 
-const clientIp = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 /** Thrown inside the accept transaction to undo the use it took: the user was a member already. */
 class AlreadyMember extends Error {}
 
 export function inviteRoutes(table: RouteTable, { deps, effects }: GuildModule): void {
-  const { db, data, access, limits } = deps;
+  const { db, data, access, limits, serverCaps = DEFAULT_SERVER_CAPS } = deps;
 
   table.add(
     { method: 'post', path: '/servers/:serverId/invites', summary: 'Create an invite, optionally expiring or limited in uses (CREATE_INVITE)', tag: 'invites', params: ServerParams, body: CreateInviteRequest, response: Invite, status: 201 },
@@ -113,6 +113,7 @@ export function inviteRoutes(table: RouteTable, { deps, effects }: GuildModule):
         .transaction(async (tx) => {
           if (await tx.maybeOne('SELECT 1 FROM bans WHERE server_id = $1 AND user_id = $2', [serverId, user.userId])) throw forbidden('you are banned from this server');
           if (await tx.maybeOne('SELECT 1 FROM members WHERE server_id = $1 AND user_id = $2', [serverId, user.userId])) return false;
+          await ensureRoomForAnotherServer(tx, user.userId, serverCaps, false);
           // The one statement that decides who gets the last use: the row lock serialises racing
           // accepts, and the loser re-checks `uses < max_uses` against the winner's update.
           const used = await tx.maybeOne(

@@ -12,8 +12,10 @@ import {
 import { allServerKeys, guildKeys, membershipKeys, type ServerRecord } from '../access';
 import { isForeignKeyViolation, uuidv7 } from '../db';
 import { NoContent, type RouteTable } from '../http/route-table';
+import { clientIp } from '../rate-limits';
 import type { GuildModule } from './deps';
 import { ServerParams } from './params';
+import { DEFAULT_SERVER_CAPS, ensureRoomForAnotherServer } from './server-caps';
 import { forbidden, notFound, requirePermission, toProfile, toServer } from './views';
 
 /** What a new server starts with besides its @everyone role. */
@@ -23,14 +25,16 @@ const STARTER_CHANNELS = [
 ] as const;
 
 export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildModule): void {
-  const { db, data, access } = deps;
+  const { db, data, access, limits, serverCaps = DEFAULT_SERVER_CAPS } = deps;
 
   table.add(
     { method: 'post', path: '/servers', summary: 'Create a server (with @everyone, #general and a General voice channel)', tag: 'servers', body: CreateServerRequest, response: Server, status: 201 },
-    async ({ user, body }) => {
+    async ({ user, body, req }) => {
+      await limits?.enforce('create-server', { userId: user.userId, ip: clientIp(req) });
       const serverId = uuidv7();
       const created = await db
         .transaction(async (tx) => {
+          await ensureRoomForAnotherServer(tx, user.userId, serverCaps, true);
           const server = await tx.one<{ id: string; name: string; icon_url: string | null; owner_id: string; created_at: Date }>(
             'INSERT INTO servers (id, name, icon_url, owner_id) VALUES ($1, $2, $3, $4) RETURNING id, name, icon_url, owner_id, created_at',
             [serverId, body.name, body.iconUrl ?? null, user.userId],

@@ -133,7 +133,7 @@ export async function startGuildApi(options: GuildTestOptions = {}): Promise<Gui
   const api = await startApi(config, silent, {
     realtime: publisher,
     ...(options.presence && { presence: options.presence }),
-    rateLimitRules: { inviteUser: generous, inviteIp: generous, joinUser: generous, joinIp: generous, messageUser: generous, messageIp: generous },
+    rateLimitRules: { inviteUser: generous, inviteIp: generous, joinUser: generous, joinIp: generous, messageUser: generous, messageIp: generous, serverCreateUser: generous, serverCreateIp: generous },
   });
 
   async function call<T>(method: string, route: string, request: { token?: string; json?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
