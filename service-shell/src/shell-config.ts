@@ -43,6 +43,10 @@ export function shellVariables(defaults: { opsPort?: number; opsPortShown?: stri
   };
 }
 
+/** Every service of a deployment shares one Redis namespace. */
+export const redisKeyPrefixVariable = () =>
+  variable(parsers.text, { default: 'concord:', description: 'key namespace in Redis (the same for every service of a deployment)' });
+
 /** The parsed shell variables as the shell takes them. */
 export function shellConfigOf(values: {
   LOG_LEVEL: LogLevel;

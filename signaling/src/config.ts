@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, parseEnv, parsers, redisKeyPrefixVariable, shellConfigOf, shellVariables, variable, type ShellConfig } from '@concord/service-shell';
 
-/** Signaling configuration, parsed once at start (README "Configuration"). */
+/** Signaling configuration, parsed once at start (the variables: SignalingVariables). */
 export interface SignalingConfig {
   /** Unique per process: names this instance to SFU nodes and in logs. */
   id: string;
@@ -12,7 +14,7 @@ export interface SignalingConfig {
   /** Shared with SFU nodes; authenticates the control connection. */
   sfuSecret: string;
   redisUrl?: string;
-  /** Prefix of every registry key in Redis; the SFU nodes must use the same. REDIS_KEY_PREFIX, default `concord:`. */
+  /** Prefix of every registry key in Redis; the SFU nodes must use the same. */
   redisKeyPrefix: string;
   /** Every call to an SFU node fails with TIMEOUT after this long. */
   sfuRequestTimeoutMs: number;
@@ -25,33 +27,49 @@ export interface SignalingConfig {
   maxSocketsPerUser: number;
   /** Allowed browser origins for cross-origin sockets (same-origin always works). */
   corsOrigins: string[];
+  /** Logging, ops listener, metrics token, stop deadline. */
+  shell: ShellConfig;
 }
 
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-  return value;
-}
+const MIN_SECRET_LENGTH = 16;
+
+/** Signaling's environment variables (README "Configuration" is generated from them: npm run docs:config). */
+export const SignalingVariables = z.object({
+  ...shellVariables({ opsPort: 9102 }),
+  SIGNALING_ID: variable(parsers.text, { shown: 'signaling-hostname-random', description: "this process's id towards SFU nodes and in logs (unique per process)" }),
+  SIGNALING_PORT: variable(parsers.port, { default: 3002, description: 'port signaling (socket.io) listens on' }),
+  SIGNALING_HOST: variable(parsers.text, { default: '0.0.0.0', description: 'address signaling listens on' }),
+  API_JWKS_URL: variable(parsers.url('http', 'https'), { shown: '— (required)', description: "where the API's public keys are, e.g. `http://api:3001/api/.well-known/jwks.json`" }),
+  SFU_SECRET: variable(parsers.text, { secret: true, shown: '— (required)', description: 'shared by signaling and the SFU nodes (≥ 16 characters): authenticates control connections' }),
+  REDIS_URL: variable(parsers.url('redis', 'rediss'), { shown: '— (required)', description: 'the room registry, presence and real-time fan-out shared with the other services' }),
+  REDIS_KEY_PREFIX: redisKeyPrefixVariable(),
+  SFU_REQUEST_TIMEOUT_MS: variable(parsers.integer(1, 600_000), { default: 5_000, description: 'every control call to an SFU node times out after this' }),
+  SIGNALING_RATE_BURST: variable(parsers.integer(1, 1_000_000), { default: 60, description: 'requests one socket may make at once' }),
+  SIGNALING_RATE_PER_SECOND: variable(parsers.integer(1, 1_000_000), { default: 30, description: 'requests one socket may make per second, sustained' }),
+  SIGNALING_MAX_PAYLOAD_BYTES: variable(parsers.integer(256, 16 * 1024 * 1024), { default: 16 * 1024, description: 'largest request, in bytes of JSON' }),
+  SIGNALING_MAX_SOCKETS_PER_USER: variable(parsers.integer(0, 1_000_000), { default: 10, description: 'sockets one user may hold at once across all signaling processes (0: no cap)' }),
+  CORS_ORIGINS: variable(parsers.list, { default: [], shown: 'none', description: 'extra browser origins allowed to connect (comma-separated); the same origin always may' }),
+});
 
 export function loadSignalingConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<SignalingConfig> = {}): SignalingConfig {
+  const vars = parseEnv(SignalingVariables, env);
   const config: SignalingConfig = {
-    id: env.SIGNALING_ID ?? `signaling-${hostname()}-${randomUUID().slice(0, 8)}`,
-    port: intFrom(env, 'SIGNALING_PORT', 3002),
-    host: env.SIGNALING_HOST ?? '0.0.0.0',
-    apiJwksUrl: env.API_JWKS_URL,
-    sfuSecret: env.SFU_SECRET ?? '',
-    redisUrl: env.REDIS_URL || undefined,
-    redisKeyPrefix: env.REDIS_KEY_PREFIX?.trim() || 'concord:',
-    sfuRequestTimeoutMs: intFrom(env, 'SFU_REQUEST_TIMEOUT_MS', 5000),
-    rateBurst: intFrom(env, 'SIGNALING_RATE_BURST', 60),
-    ratePerSecond: intFrom(env, 'SIGNALING_RATE_PER_SECOND', 30),
-    maxPayloadBytes: intFrom(env, 'SIGNALING_MAX_PAYLOAD_BYTES', 16 * 1024),
-    maxSocketsPerUser: intFrom(env, 'SIGNALING_MAX_SOCKETS_PER_USER', 10),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    id: vars.SIGNALING_ID ?? `signaling-${hostname()}-${randomUUID().slice(0, 8)}`,
+    port: vars.SIGNALING_PORT,
+    host: vars.SIGNALING_HOST,
+    ...(vars.API_JWKS_URL && { apiJwksUrl: vars.API_JWKS_URL }),
+    sfuSecret: vars.SFU_SECRET ?? '',
+    ...(vars.REDIS_URL && { redisUrl: vars.REDIS_URL }),
+    redisKeyPrefix: vars.REDIS_KEY_PREFIX,
+    sfuRequestTimeoutMs: vars.SFU_REQUEST_TIMEOUT_MS,
+    rateBurst: vars.SIGNALING_RATE_BURST,
+    ratePerSecond: vars.SIGNALING_RATE_PER_SECOND,
+    maxPayloadBytes: vars.SIGNALING_MAX_PAYLOAD_BYTES,
+    maxSocketsPerUser: vars.SIGNALING_MAX_SOCKETS_PER_USER,
+    corsOrigins: vars.CORS_ORIGINS,
+    shell: shellConfigOf(vars),
     ...overrides,
   };
-  if (config.sfuSecret.length < 16) throw new Error('SFU_SECRET must be set to at least 16 characters (shared with the SFU nodes)');
+  if (config.sfuSecret.length < MIN_SECRET_LENGTH) throw new ConfigError(`SFU_SECRET must be set to at least ${MIN_SECRET_LENGTH} characters (shared with the SFU nodes)`);
   return config;
 }

@@ -1,17 +1,18 @@
 import { createServer } from 'node:http';
-import pino from 'pino';
+import type { AddressInfo } from 'node:net';
 import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions } from '@concord/registry';
+import { ConfigError, redisReachable, runService, ServiceShell } from '@concord/service-shell';
 import { loadSignalingConfig } from './config';
-import { RedisUserConnections } from './connection-cap';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
 
 /** A standalone signaling process of a cluster: SFU nodes are found through the Redis registry. */
-async function main(): Promise<void> {
-  const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'signaling' } });
+runService('signaling', async () => {
   const config = loadSignalingConfig();
-  if (!config.redisUrl) throw new Error('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
-  if (!config.apiJwksUrl) throw new Error('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
+  if (!config.redisUrl) throw new ConfigError('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
+  if (!config.apiJwksUrl) throw new ConfigError('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
+  const shell = new ServiceShell({ service: 'signaling', nodeId: config.id, config: config.shell });
+  const log = shell.log;
   const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const presence = new RedisPresenceStore(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   // Written by the API when it revokes a session.
@@ -25,27 +26,20 @@ async function main(): Promise<void> {
     verifier: TokenVerifier.fromUrl(config.apiJwksUrl),
     revokedSessions,
     log,
-    // Sockets per user are capped across every signaling process sharing this Redis.
-    userConnections: new RedisUserConnections(config.redisUrl, { keyPrefix: config.redisKeyPrefix, instanceId: config.id, log }),
     // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
     realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
   });
-  await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
-  log.info({ id: config.id, port: config.port }, `signaling listening on http://${config.host}:${config.port}`);
+  const redis = redisReachable(config.redisUrl);
+  shell.readiness.register('redis', redis.check);
+  // Closing socket.io disconnects every client, which then reconnects to another signaling process.
+  shell.onStop('drain', 'sockets', () => signaling.close());
+  shell.onStop('close', 'redis clients', () => Promise.all([registry.close(), presence.close(), revokedSessions.close(), redis.close()]));
 
-  const shutdown = async () => {
-    await signaling.close();
-    httpServer.close();
-    await registry.close();
-    await presence.close();
-    await revokedSessions.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-}
-
-main().catch((error: unknown) => {
-  console.error(`signaling failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, resolve);
+  });
+  await shell.start(signaling.metrics.registry);
+  const url = `http://${config.host}:${(httpServer.address() as AddressInfo).port}`;
+  log.info({ 'url.full': url }, `signaling listening on ${url}`);
 });
