@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseEnv, parsers, redisKeyPrefixVariable, shellConfigOf, shellVariables, variable, type ShellConfig } from '@concord/service-shell';
+import { DEFAULT_SERVER_CAPS, type ServerCaps } from './guild/server-caps';
 import { DEFAULT_RATE_LIMITS, type RateLimitRules, type RateRule } from './rate-limits';
 
 /** Everything the API reads from the environment, parsed and validated once at start (the variables: ApiVariables). */
@@ -33,6 +34,8 @@ export interface ApiConfig {
   firebaseWebApiKey?: string;
   /** The abuse limits set in the environment; the others keep their defaults. */
   rateLimits: Partial<RateLimitRules>;
+  /** The most servers one user may be a member of (owned ones included), and own. */
+  serverCaps: ServerCaps;
   /** Logging, ops listener, metrics token, stop deadline. */
   shell: ShellConfig;
 }
@@ -111,6 +114,8 @@ export const ApiVariables = z.object({
   SERVER_CREATE_IP_RATE_LIMIT: rateLimit('serverCreateIp', 'servers created per IP'),
   SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailurePair', 'wrong passwords per user name and IP; then that IP waits (others are not affected)'),
   ACCOUNT_SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailureAccount', 'wrong passwords per account from all IPs; then only IPs it signed in from before may try'),
+  SERVERS_PER_USER: variable(parsers.integer(1, 100_000), { default: DEFAULT_SERVER_CAPS.joined, description: 'servers one user may be a member of (owned ones included)' }),
+  OWNED_SERVERS_PER_USER: variable(parsers.integer(1, 100_000), { default: DEFAULT_SERVER_CAPS.owned, description: 'servers one user may own' }),
   API_TRUST_PROXY: variable(trustProxy, { shown: 'unset: trust none', description: 'Express `trust proxy` (set behind a reverse proxy, e.g. `loopback` or a hop count, or every client shares its rate limit)' }),
   FIREBASE_PROJECT_ID: variable(firebaseProjectId, {
     shown: 'unset: local sign-in only',
@@ -164,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     redisKeyPrefix: vars.REDIS_KEY_PREFIX,
     ...(vars.FIREBASE_WEB_API_KEY && { firebaseWebApiKey: vars.FIREBASE_WEB_API_KEY }),
     rateLimits: Object.fromEntries(limits.filter(([, rule]) => rule !== undefined)),
+    serverCaps: { joined: vars.SERVERS_PER_USER, owned: vars.OWNED_SERVERS_PER_USER },
     shell: shellConfigOf(vars),
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions } from '@concord/registry';
 import { ConfigError, redisReachable, runService, ServiceShell } from '@concord/service-shell';
 import { loadSignalingConfig } from './config';
+import { RedisUserConnections } from './connection-cap';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';
 
@@ -26,6 +27,8 @@ runService('signaling', async () => {
     verifier: TokenVerifier.fromUrl(config.apiJwksUrl),
     revokedSessions,
     log,
+    // Sockets per user are capped across every signaling process sharing this Redis.
+    userConnections: new RedisUserConnections(config.redisUrl, { keyPrefix: config.redisKeyPrefix, instanceId: config.id, log }),
     // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
     realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
   });
