@@ -3,7 +3,7 @@ import type { Agent } from 'node:http';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { FirebaseAuthError, getAuth, type Auth, type DecodedIdToken } from 'firebase-admin/auth';
 import type { Logger } from 'pino';
-import { ProtocolError } from '@concord/protocol';
+import { DisplayName, ProtocolError } from '@concord/protocol';
 import type { AuthenticatedUser, IssuerIdentityProvider } from './provider';
 
 /** The environment variable with which firebase-admin accepts unsigned (Auth emulator) tokens. */
@@ -48,11 +48,18 @@ const FALLBACK_DISPLAY_NAME = 'New user';
 /** At most `max` characters (code points, as PostgreSQL's char_length counts them). */
 const truncate = (text: string, max: number) => Array.from(text).slice(0, max).join('');
 
-/** The `name` claim, else the email's local part, else a placeholder the user can change. */
+/**
+ * The `name` claim, else the email's local part, else a placeholder the user can change: the first
+ * that passes the display-name rule every other route applies (a Firebase profile's name is the
+ * user's own text too: no control or bidi override characters), shortened to fit.
+ */
 export function firebaseDisplayName(token: Pick<DecodedIdToken, 'email'> & { name?: unknown }): string {
-  const name = typeof token.name === 'string' ? token.name.trim() : '';
-  const local = token.email?.split('@')[0]?.trim() ?? '';
-  return truncate(name || local || FALLBACK_DISPLAY_NAME, DISPLAY_NAME_MAX);
+  for (const candidate of [token.name, token.email?.split('@')[0]]) {
+    if (typeof candidate !== 'string') continue;
+    const parsed = DisplayName.safeParse(truncate(candidate.normalize('NFC').trim(), DISPLAY_NAME_MAX));
+    if (parsed.success) return parsed.data;
+  }
+  return FALLBACK_DISPLAY_NAME;
 }
 
 /**

@@ -140,3 +140,11 @@ test('display name: the name claim, else the email local part, trimmed to 64 cha
   expect(firebaseDisplayName({})).toBe('New user');
   expect(Array.from(firebaseDisplayName({ name: '🎧'.repeat(100) }))).toHaveLength(64);
 });
+
+test('display name: a name claim the display-name rule refuses (control, line or bidi characters) falls back', () => {
+  for (const name of ['Ada\u0000', 'Ada\nLovelace', 'gro\u202eup admin', 'x\u2066y']) {
+    expect(firebaseDisplayName({ name, email: 'ada@example.com' })).toBe('ada');
+  }
+  expect(firebaseDisplayName({ name: 'a\u0007', email: 'b\u202e@example.com' })).toBe('New user');
+  expect(firebaseDisplayName({ name: 'Cafe\u0301' })).toBe('Café');
+});
