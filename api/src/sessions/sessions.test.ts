@@ -103,6 +103,7 @@ describe('one session by id', () => {
     const dave = await t.signUp('dave');
     const username = (expectStatus(await me(t, carol.token), 200) as { username: string }).username;
     const second = await signIn(t, username);
+    expectStatus(await me(t, second.token), 200);
 
     expectError(await t.call('DELETE', `/api/auth/sessions/${sidOf(dave.token)}`, { token: carol.token }), 404, 'NOT_FOUND');
     expectStatus(await me(t, dave.token), 200);
