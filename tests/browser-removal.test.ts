@@ -57,20 +57,8 @@ afterAll(async () => {
 }, 30_000);
 
 /** A test whose failure also prints the platform's output (in afterAll). */
-function step(name: string, body: () => Promise<void>, timeoutMs = 60_000): void {
-  test(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
+const step = (name: string, body: () => Promise<void>): void =>
+  test(name, () => body().catch((error: unknown) => ((failed = true), Promise.reject(error))), 60_000);
 
 describe('removal from a voice channel, in the browser', () => {
   step('a kicked member’s call ends within a second; the owner sees him leave; his older grant is refused', async () => {

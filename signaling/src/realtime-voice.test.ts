@@ -6,10 +6,17 @@ const ALL: VoicePermissions = { speak: true, video: true, screen: true };
 const MUTED: VoicePermissions = { speak: false, video: true, screen: true };
 let ssrc = 41_000;
 
+/** A mic producer of the client (on a send transport of its own); answers its id. */
+async function produceMic(client: RealtimeClient): Promise<string> {
+  const { transportId } = await client.ok<{ transportId: string }>('voice:createTransport', { direction: 'send' });
+  const produce = { transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(++ssrc) };
+  return (await client.ok<{ producerId: string }>('voice:produce', produce)).producerId;
+}
+
 describe.each([
   ['through Redis, to the instance holding the session', 'redis' as const],
   ['in one process', 'in-process' as const],
-])('voice permissions set by the API %s', (_name, mode) => {
+])('live voice sessions follow the API %s', (_name, mode) => {
   let rt: RealtimeSetup;
   beforeAll(async () => {
     rt = await startRealtime({ mode, sfu: true });
@@ -23,12 +30,6 @@ describe.each([
     const client = await rt.connect(rt.signalings.length - 1, userId);
     await client.ok('voice:join', { grant: await rt.grantFor(userId, room, ALL) });
     return { client, producerId: await produceMic(client) };
-  }
-
-  async function produceMic(client: RealtimeClient): Promise<string> {
-    const { transportId } = await client.ok<{ transportId: string }>('voice:createTransport', { direction: 'send' });
-    const produce = { transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(++ssrc) };
-    return (await client.ok<{ producerId: string }>('voice:produce', produce)).producerId;
   }
 
   test('revoking speak closes the mic on the SFU and tells the client; the mic stays refused', async () => {
@@ -58,94 +59,77 @@ describe.each([
     expect(bob.received.map((r) => r.event)).not.toContain('voice:permissionsChanged');
     await produceMic(bob);
   });
-});
 
-describe.each([
-  ['through Redis, to the instance holding the session', 'redis' as const],
-  ['in one process', 'in-process' as const],
-])('removal from a voice room by the API %s', (_name, mode) => {
-  let rt: RealtimeSetup;
-  beforeAll(async () => {
-    rt = await startRealtime({ mode, sfu: true });
-  });
-  afterAll(async () => {
-    await rt?.close();
-  });
+  describe('removal from a voice room', () => {
+    /** A client of `userId` (on instance `instance`) in `room`, receiving; answers the join. */
+    async function receiving(instance: number, userId: string, room: string): Promise<{ client: RealtimeClient; joined: { routerRtpCapabilities: unknown } }> {
+      const client = await rt.connect(instance, userId);
+      const joined = await client.ok<{ routerRtpCapabilities: unknown }>('voice:join', { grant: await rt.grantFor(userId, room, ALL) });
+      await client.ok('voice:createTransport', { direction: 'recv' });
+      await client.ok('voice:setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
+      return { client, joined };
+    }
 
-  /** A client of `userId` (on instance `instance`) in `room`, receiving; answers the join. */
-  async function receiving(instance: number, userId: string, room: string): Promise<{ client: RealtimeClient; joined: { routerRtpCapabilities: unknown } }> {
-    const client = await rt.connect(instance, userId);
-    const joined = await client.ok<{ routerRtpCapabilities: unknown }>('voice:join', { grant: await rt.grantFor(userId, room, ALL) });
-    await client.ok('voice:createTransport', { direction: 'recv' });
-    await client.ok('voice:setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
-    return { client, joined };
-  }
+    const removal = (roomId: string, userIds: string[] | undefined, reason: VoiceRemovedReason): VoiceRemoval => {
+      const at = Date.now();
+      return { roomId, ...(userIds && { userIds }), reason, at, until: at + 60_000 };
+    };
 
-  async function produceMic(client: RealtimeClient): Promise<string> {
-    const { transportId } = await client.ok<{ transportId: string }>('voice:createTransport', { direction: 'send' });
-    const produce = { transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters(++ssrc) };
-    return (await client.ok<{ producerId: string }>('voice:produce', produce)).producerId;
-  }
+    test('a removed user is out at once: told why, the others see them leave, no more media, and the old grant no longer admits', async () => {
+      const room = `removed-${mode}`;
+      const last = rt.signalings.length - 1;
+      const { client: mallory } = await receiving(0, 'mallory', room);
+      const { client: bob } = await receiving(last, 'bob', room);
+      const bobMic = await produceMic(bob);
+      const consumer = (await mallory.nextOf('voice:newConsumer', (c) => (c as { producerId: string }).producerId === bobMic)) as { consumerId: string };
+      // Fetched before the kick, still within its lifetime.
+      const oldGrant = await rt.grantFor('mallory', room, ALL);
+      await sleep(2);
 
-  const removal = (roomId: string, userIds: string[] | undefined, reason: VoiceRemovedReason): VoiceRemoval => {
-    const at = Date.now();
-    return { roomId, ...(userIds && { userIds }), reason, at, until: at + 60_000 };
-  };
+      await rt.publisher.removeFromVoice(removal(room, ['mallory'], 'kicked'));
 
-  test('a removed user is out at once: told why, the others see them leave, no more media, and the old grant no longer admits', async () => {
-    const room = `removed-${mode}`;
-    const last = rt.signalings.length - 1;
-    const { client: mallory } = await receiving(0, 'mallory', room);
-    const { client: bob } = await receiving(last, 'bob', room);
-    const bobMic = await produceMic(bob);
-    const consumer = (await mallory.nextOf('voice:newConsumer', (c) => (c as { producerId: string }).producerId === bobMic)) as { consumerId: string };
-    // Fetched before the kick, still within its lifetime.
-    const oldGrant = await rt.grantFor('mallory', room, ALL);
-    await sleep(2);
+      expect(await mallory.nextOf('voice:removed')).toEqual({ roomId: room, reason: 'kicked' });
+      expect(await bob.nextOf('voice:peerLeft')).toEqual({ peerId: 'mallory' });
+      // Nothing of the room works for mallory any more, and nothing more of it reaches her.
+      expect(await mallory.send('voice:resumeConsumer', { consumerId: consumer.consumerId })).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
+      const carol = (await receiving(last, 'carol', room)).client;
+      await produceMic(carol);
+      await bob.nextOf('voice:newConsumer', (c) => (c as { peerId: string }).peerId === 'carol');
+      await sleep(QUIET_MS);
+      const afterRemoval = mallory.received.slice(mallory.received.findIndex((r) => r.event === 'voice:removed') + 1);
+      expect(afterRemoval.filter((r) => r.event.startsWith('voice:'))).toEqual([]);
+      // The grant fetched before the kick is refused, on any instance; one checked after the removal admits.
+      expect(await mallory.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
+      const elsewhere = await rt.connect(last, 'mallory');
+      expect(await elsewhere.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
+      await sleep(2);
+      await mallory.ok('voice:join', { grant: await rt.grantFor('mallory', room, ALL) });
+    });
 
-    await rt.publisher.removeFromVoice(removal(room, ['mallory'], 'kicked'));
+    test('a removal names its users and its room: others, and the same user elsewhere, stay', async () => {
+      const room = `removed-other-${mode}`;
+      const { client: dave } = await receiving(0, 'dave', room);
+      const { client: erin } = await receiving(0, 'erin', `${room}-elsewhere`);
+      await rt.publisher.removeFromVoice(removal(room, ['erin'], 'banned'));
+      await rt.publisher.removeFromVoice(removal(`${room}-elsewhere`, ['dave'], 'banned'));
+      await sleep(QUIET_MS);
+      for (const client of [dave, erin]) expect(client.received.map((r) => r.event)).not.toContain('voice:removed');
+      await produceMic(dave);
+      await produceMic(erin);
+    });
 
-    expect(await mallory.nextOf('voice:removed')).toEqual({ roomId: room, reason: 'kicked' });
-    expect(await bob.nextOf('voice:peerLeft')).toEqual({ peerId: 'mallory' });
-    // Nothing of the room works for mallory any more, and nothing more of it reaches her.
-    expect(await mallory.send('voice:resumeConsumer', { consumerId: consumer.consumerId })).toMatchObject({ ok: false, error: { code: 'NOT_IN_ROOM' } });
-    const carol = (await receiving(last, 'carol', room)).client;
-    await produceMic(carol);
-    await bob.nextOf('voice:newConsumer', (c) => (c as { peerId: string }).peerId === 'carol');
-    await sleep(QUIET_MS);
-    const afterRemoval = mallory.received.slice(mallory.received.findIndex((r) => r.event === 'voice:removed') + 1);
-    expect(afterRemoval.filter((r) => r.event.startsWith('voice:'))).toEqual([]);
-    // The grant fetched before the kick is refused, on any instance; one checked after the removal admits.
-    expect(await mallory.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
-    const elsewhere = await rt.connect(last, 'mallory');
-    expect(await elsewhere.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
-    await sleep(2);
-    await mallory.ok('voice:join', { grant: await rt.grantFor('mallory', room, ALL) });
-  });
+    test('a removal of everyone (the channel was deleted) ends the call for all, and every older grant for the room', async () => {
+      const room = `deleted-${mode}`;
+      const { client: frank } = await receiving(0, 'frank', room);
+      const { client: grace } = await receiving(rt.signalings.length - 1, 'grace', room);
+      const heidiGrant = await rt.grantFor('heidi', room, ALL);
+      await sleep(2);
 
-  test('a removal names its users and its room: others, and the same user elsewhere, stay', async () => {
-    const room = `removed-other-${mode}`;
-    const { client: dave } = await receiving(0, 'dave', room);
-    const { client: erin } = await receiving(0, 'erin', `${room}-elsewhere`);
-    await rt.publisher.removeFromVoice(removal(room, ['erin'], 'banned'));
-    await rt.publisher.removeFromVoice(removal(`${room}-elsewhere`, ['dave'], 'banned'));
-    await sleep(QUIET_MS);
-    for (const client of [dave, erin]) expect(client.received.map((r) => r.event)).not.toContain('voice:removed');
-    await produceMic(dave);
-    await produceMic(erin);
-  });
+      await rt.publisher.removeFromVoice(removal(room, undefined, 'channel-deleted'));
 
-  test('a removal of everyone (the channel was deleted) ends the call for all, and every older grant for the room', async () => {
-    const room = `deleted-${mode}`;
-    const { client: frank } = await receiving(0, 'frank', room);
-    const { client: grace } = await receiving(rt.signalings.length - 1, 'grace', room);
-    const heidiGrant = await rt.grantFor('heidi', room, ALL);
-    await sleep(2);
-
-    await rt.publisher.removeFromVoice(removal(room, undefined, 'channel-deleted'));
-
-    for (const client of [frank, grace]) expect(await client.nextOf('voice:removed')).toEqual({ roomId: room, reason: 'channel-deleted' });
-    const heidi = await rt.connect(0, 'heidi');
-    expect(await heidi.send('voice:join', { grant: heidiGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
+      for (const client of [frank, grace]) expect(await client.nextOf('voice:removed')).toEqual({ roomId: room, reason: 'channel-deleted' });
+      const heidi = await rt.connect(0, 'heidi');
+      expect(await heidi.send('voice:join', { grant: heidiGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
+    });
   });
 });
