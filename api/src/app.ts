@@ -167,7 +167,7 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
   );
 
   guildRoutes(table, { ...deps, data: deps.guild, ...(deps.rateLimits && { limits: deps.rateLimits }) });
-  registerMessageRoutes(table, { db: deps.db, access: deps.access, realtime: deps.realtime, rateLimits: deps.rateLimits, logger: deps.logger });
+  registerMessageRoutes(table, { db: deps.db, access: deps.access, realtime: deps.realtime, rateLimits: deps.rateLimits, metrics: deps.metrics, logger: deps.logger });
 
   table.add(
     { method: 'get', path: '/.well-known/jwks.json', summary: 'The public keys of sessions and voice grants', tag: 'auth', auth: false, response: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
@@ -227,6 +227,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.use(httpLogger({ logger, userOf: (_req, res) => (res as express.Response).locals.userId as string | undefined }));
   app.use(apiSecurityHeaders);
+  app.use(deps.metrics.httpMiddleware());
   app.use(express.json({ limit: MAX_BODY_BYTES }));
   app.use('/api', createApiRoutes(deps).router(authenticatedUser));
   app.use((req, _res, next) => next(new HttpError('NOT_FOUND', `no route for ${req.method} ${req.path}`)));

@@ -69,6 +69,28 @@ export interface Caller {
 
 export const clientIp = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+/** Told the limiter's name each time a limit refuses an attempt (the metrics count them). */
+export type RefusalListener = (rule: string) => void;
+type LimiterFactory = (name: string, rule: RateRule) => RateLimiter;
+
+/** Limiters whose "no" is normal operation rather than a refusal: typing:started published at most so often. */
+const NOT_REFUSALS = new Set(['typing']);
+
+const reporting = (make: LimiterFactory, onRefusal: RefusalListener | undefined): LimiterFactory =>
+  !onRefusal
+    ? make
+    : (name, rule) => {
+        const limiter = make(name, rule);
+        if (NOT_REFUSALS.has(name)) return limiter;
+        const consume = limiter.consume.bind(limiter);
+        limiter.consume = async (key) => {
+          const decision = await consume(key);
+          if (!decision.allowed) onRefusal(name);
+          return decision;
+        };
+        return limiter;
+      };
+
 const rateLimited = (message: string, retryAfterSeconds: number) =>
   new HttpError('RATE_LIMITED', message, { 'Retry-After': String(retryAfterSeconds) });
 
@@ -125,15 +147,19 @@ export class ApiRateLimits {
   }
 
   /** In this process only: one instance, tests, the embedded default. */
-  static inMemory(rules: RateLimitRules = DEFAULT_RATE_LIMITS): ApiRateLimits {
-    return new ApiRateLimits(rules, (_name, rule) => new InMemoryRateLimiter(rule.limit, rule.windowMs));
+  static inMemory(rules: RateLimitRules = DEFAULT_RATE_LIMITS, onRefusal?: RefusalListener): ApiRateLimits {
+    return new ApiRateLimits(rules, reporting((_name, rule) => new InMemoryRateLimiter(rule.limit, rule.windowMs), onRefusal));
   }
 
   /** Counted in Redis, so the limits hold across every API instance sharing it (same key prefix). */
-  static async redis(redisUrl: string, options: { keyPrefix?: string; rules?: RateLimitRules; logger?: Pick<Logger, 'warn'> } = {}): Promise<ApiRateLimits> {
+  static async redis(
+    redisUrl: string,
+    options: { keyPrefix?: string; rules?: RateLimitRules; logger?: Pick<Logger, 'warn'>; onRefusal?: RefusalListener } = {},
+  ): Promise<ApiRateLimits> {
     const store = new RedisRateLimitStore(redisUrl, { keyPrefix: options.keyPrefix, logger: options.logger });
     if (!(await store.ready())) options.logger?.warn('rate-limit Redis not reachable at start: counting in this process until it is');
-    return new ApiRateLimits(options.rules ?? DEFAULT_RATE_LIMITS, (name, rule) => store.limiter(name, rule.limit, rule.windowMs), () => store.close());
+    const makeLimiter = reporting((name, rule) => store.limiter(name, rule.limit, rule.windowMs), options.onRefusal);
+    return new ApiRateLimits(options.rules ?? DEFAULT_RATE_LIMITS, makeLimiter, () => store.close());
   }
 
   /** Counts one attempt of `action` for the user and for the IP; 429 if either is over its limit. */

@@ -11,7 +11,7 @@ import { VoiceGrantIssuer } from './grants';
 import { channelVoicePolicy, type PresenceReader } from './guild';
 import { buildIdentity } from './identity';
 import { loadSigningKeys, type SigningKeys } from './keys';
-import { ApiMetrics } from './metrics';
+import { ApiMetrics, type ApiMetricsOptions } from './metrics';
 import { ApiRateLimits, DEFAULT_RATE_LIMITS, type RateLimitRules } from './rate-limits';
 import { InProcessRealtimePublisher, RedisRealtimePublisher, type RealtimePublisher } from './realtime';
 import { SESSION_CACHE_TTL_SECONDS, SessionService, SessionStore } from './sessions';
@@ -32,6 +32,7 @@ export interface ApiDepsOptions {
   presence?: PresenceReader;
   /** Rate limit rules (tests); the auth rule defaults to AUTH_RATE_LIMIT per minute. */
   rateLimitRules?: Partial<RateLimitRules>;
+  metrics?: ApiMetricsOptions;
 }
 
 export interface BuiltApiDeps extends ApiDeps {
@@ -48,7 +49,14 @@ export interface BuiltApiDeps extends ApiDeps {
  */
 export async function buildApiDeps(config: ApiConfig, logger: Logger, options: ApiDepsOptions = {}): Promise<BuiltApiDeps> {
   const keys = await loadSigningKeys(config);
-  const database = await openDatabase({ ...(config.databaseUrl && { databaseUrl: config.databaseUrl }), dataDir: config.dataDir, logger });
+  const metrics = new ApiMetrics(options.metrics);
+  const database = await openDatabase({
+    ...(config.databaseUrl && { databaseUrl: config.databaseUrl }),
+    dataDir: config.dataDir,
+    logger,
+    pool: { observeQuery: (sql, seconds, ok) => metrics.dbQuery(sql, seconds, ok) },
+  });
+  metrics.observePool(() => database.db.poolStats());
   const closers: (() => Promise<void>)[] = [() => database.close()];
   const close = async () => {
     const errors: unknown[] = [];
@@ -58,7 +66,6 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
   };
   try {
     const users = new PgUserStore(database.db);
-    const metrics = new ApiMetrics();
     const keyPrefix = config.redisKeyPrefix;
     const cache: Cache = config.redisUrl ? new RedisCache(config.redisUrl, { keyPrefix }) : new MemoryCache();
     closers.push(() => cache.close());
@@ -84,7 +91,8 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
     const identity = buildIdentity(config, keys, users, sessionService, logger);
     closers.push(() => identity.close());
     const rules: RateLimitRules = { ...DEFAULT_RATE_LIMITS, auth: { limit: config.authAttemptsPerMinute, windowMs: 60_000 }, ...config.rateLimits, ...options.rateLimitRules };
-    const rateLimits = config.redisUrl ? await ApiRateLimits.redis(config.redisUrl, { keyPrefix, rules, logger }) : ApiRateLimits.inMemory(rules);
+    const onRefusal = (rule: string) => metrics.rateLimitRefused(rule);
+    const rateLimits = config.redisUrl ? await ApiRateLimits.redis(config.redisUrl, { keyPrefix, rules, logger, onRefusal }) : ApiRateLimits.inMemory(rules, onRefusal);
     closers.push(() => rateLimits.close());
     return {
       keys,

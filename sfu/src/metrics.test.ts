@@ -3,6 +3,7 @@ import type { InProcessRegistry } from '@concord/registry';
 import type { JoinResponse, NewConsumer, TransportOptions, VoicePermissions } from '@concord/protocol';
 // Test support shared with the load tester: a real WebRTC transport (ICE, DTLS, SRTP) in Node.
 import { MediaTransport } from '../../loadtest/src/client/transport';
+import { metricTotal } from '../../tests/support/metric-values';
 import type { SfuNode } from './sfu-node';
 import { ControlClient, eventually, opusRtpParameters, sessionOf, sleep, startTestNode } from './test-support';
 
@@ -39,15 +40,7 @@ afterAll(async () => {
   await registry?.close();
 });
 
-/** The value of one series (labels matched exactly on the given keys), after the registry collected. */
-async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = node.metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const found = values.filter((entry) => Object.entries(labels).every(([key, wanted]) => String(entry.labels[key]) === wanted));
-  if (found.length !== 1) throw new Error(`${name} ${JSON.stringify(labels)}: ${found.length} series in ${JSON.stringify(values)}`);
-  return found[0]!.value;
-}
+const value = (name: string, labels: Record<string, string> = {}): Promise<number> => metricTotal(node.metrics.registry, name, labels);
 
 const join = (peerId: string): Promise<JoinResponse> =>
   control.ok('peer.join', { roomId: ROOM, peerId, sessionId: sessionOf(peerId), displayName: peerId, permissions: SPEAKER });

@@ -1,3 +1,4 @@
+import { metricTotal } from '../../tests/support/metric-values';
 import { errorCode, ok, startHarness, type Harness } from './test-support';
 
 /*
@@ -16,17 +17,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** The sum of the series of `name` whose labels include `labels`, as the registry collects it now. */
-async function total(name: string, labels: Record<string, string> = {}): Promise<number> {
-  // A histogram's _count and _sum are values of the histogram itself.
-  const metric = h.signaling.metrics.registry.getSingleMetric(name.replace(/_(count|sum)$/, ''));
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  return values
-    .filter((entry) => (entry.metricName ?? name) === name)
-    .filter((entry) => Object.entries(labels).every(([key, wanted]) => String(entry.labels[key]) === wanted))
-    .reduce((sum, entry) => sum + entry.value, 0);
-}
+const total = (name: string, labels: Record<string, string> = {}): Promise<number> => metricTotal(h.signaling.metrics.registry, name, labels);
 
 test('sockets, users, requests, joins, placements and SFU round trips', async () => {
   const room = 'metrics-room-4711';

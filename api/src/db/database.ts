@@ -51,6 +51,8 @@ export interface DatabaseOptions {
   maxTransactionAttempts?: number;
   /** Default concord-api; shows in pg_stat_activity. */
   applicationName?: string;
+  /** Told of every statement: its SQL, how long it took and whether it succeeded (the metrics). */
+  observeQuery?: (sql: string, seconds: number, ok: boolean) => void;
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -131,6 +133,7 @@ export class Database implements Queryable {
   private readonly pool: pg.Pool;
   private readonly statementTimeoutMs: number;
   private readonly maxTransactionAttempts: number;
+  private readonly observeQuery: DatabaseOptions['observeQuery'];
   private closing: Promise<void> | undefined;
 
   readonly query: Queryable['query'];
@@ -140,6 +143,7 @@ export class Database implements Queryable {
   constructor(options: DatabaseOptions) {
     this.statementTimeoutMs = timeoutMs('statementTimeoutMs', options.statementTimeoutMs ?? 5_000);
     this.maxTransactionAttempts = Math.max(1, options.maxTransactionAttempts ?? 3);
+    this.observeQuery = options.observeQuery;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
@@ -183,6 +187,11 @@ export class Database implements Queryable {
   /** Resolves when the database answers; UNAVAILABLE otherwise. For readiness checks. */
   async ping(): Promise<void> {
     await this.query('SELECT 1');
+  }
+
+  /** Connections open, idle among them, and requests waiting for one. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   /** Closes every connection once the ones in use are released. Idempotent. */
@@ -230,7 +239,13 @@ export class Database implements Queryable {
       // Client-side backstop for a server that does not answer at all (statement_timeout needs a live server).
       ...(statementTimeout > 0 && { query_timeout: statementTimeout + READ_TIMEOUT_GRACE_MS }),
     } as pg.QueryConfig;
-    const raw = (await client.query(config)) as pg.QueryResult | pg.QueryResult[];
+    const startedAt = performance.now();
+    const timed = (ok: boolean) => this.observeQuery?.(sql, (performance.now() - startedAt) / 1000, ok);
+    const raw = (await client.query(config).catch((error: unknown) => {
+      timed(false);
+      throw error;
+    })) as pg.QueryResult | pg.QueryResult[];
+    timed(true);
     // A multi-statement string (simple protocol, no params) yields one result per statement.
     const result = Array.isArray(raw) ? raw[raw.length - 1] : raw;
     return { rows: (result?.rows ?? []) as T[], rowCount: result?.rowCount ?? 0, command: result?.command };

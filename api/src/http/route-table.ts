@@ -66,6 +66,8 @@ export class RouteTable {
     const router = express.Router();
     for (const { spec, handler } of this.#routes) {
       router[spec.method](spec.path, async (req, res) => {
+        // The template, not the path: what the request metrics label it by.
+        res.locals.route = `${req.baseUrl}${spec.path}`;
         const user = spec.auth === false ? (undefined as unknown as AuthenticatedUser) : await authenticate(req);
         const params = spec.params ? parseBody(spec.params, req.params) : {};
         const query = spec.query ? parseBody(spec.query, req.query) : {};

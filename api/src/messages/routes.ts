@@ -21,6 +21,7 @@ import type { Database } from '../db/database';
 import { HttpError } from '../http-errors';
 import { NoContent, type RouteTable } from '../http/route-table';
 import { clientIp, type ApiRateLimits } from '../rate-limits';
+import type { ApiMetrics } from '../metrics';
 import type { RealtimePublisher } from '../realtime';
 import { ChannelEvents } from './events';
 import { channelGone, messageGone, MessageStore, toMessage, type MessageRow } from './store';
@@ -30,6 +31,8 @@ export interface MessageDeps {
   access: AccessService;
   realtime: RealtimePublisher;
   rateLimits: ApiRateLimits;
+  /** Counts messages posted; absent in tests of the routes alone. */
+  metrics?: ApiMetrics;
   logger: Pick<Logger, 'warn'>;
 }
 
@@ -125,6 +128,7 @@ export function registerMessageRoutes(routes: RouteTable, deps: MessageDeps): Me
       if (!created) return replay(row);
       const message = toMessage(row, channel.serverId);
       events.publish(channel.channelId, 'message:created', message);
+      deps.metrics?.messageCreated();
       return message;
     },
   );
