@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { loadSfuConfig, SfuConfigError } from './config';
+import { ConfigError } from '@concord/service-shell';
+import { loadSfuConfig } from './config';
 
 const SECRET = 'a-secret-of-enough-length';
 
@@ -19,7 +20,7 @@ test('defaults fill everything but the secret', () => {
     heartbeatIntervalMs: 3_000,
     heartbeatTtlMs: 10_000,
     redisKeyPrefix: 'concord:',
-    logLevel: 'info',
+    shell: expect.objectContaining({ logLevel: 'info', opsPort: 9103 }),
   });
   expect(config.nodeId).toMatch(new RegExp(`^${os.hostname()}-[0-9a-f]{6}$`));
   expect(loadSfuConfig({ SFU_SECRET: SECRET }).nodeId).not.toBe(config.nodeId);
@@ -51,7 +52,7 @@ test('the environment is read and overrides win over it', () => {
     capacity: 1500,
     peerGraceMs: 2000,
     redisKeyPrefix: 'concord-eu:',
-    logLevel: 'debug',
+    shell: expect.objectContaining({ logLevel: 'debug' }),
   });
   expect(loadSfuConfig(env, { workers: 1, announcedAddress: undefined, listenIp: '127.0.0.1' })).toMatchObject({
     workers: 1,
@@ -61,7 +62,7 @@ test('the environment is read and overrides win over it', () => {
 });
 
 test('the secret is required and long, except in embedded mode where one is made up', () => {
-  expect(() => loadSfuConfig({})).toThrow(SfuConfigError);
+  expect(() => loadSfuConfig({})).toThrow(ConfigError);
   expect(() => loadSfuConfig({ SFU_SECRET: 'short' })).toThrow(/SFU_SECRET/);
   const embedded = loadSfuConfig({}, { embedded: true });
   expect(embedded.secret.length).toBeGreaterThanOrEqual(16);

@@ -1,5 +1,5 @@
-import pino from 'pino';
 import { RedisRegistry } from '@concord/registry';
+import { ConfigError, redisReachable, runService, ServiceShell } from '@concord/service-shell';
 import { loadSfuConfig } from './config';
 import { SfuNode } from './sfu-node';
 
@@ -8,35 +8,19 @@ import { SfuNode } from './sfu-node';
  * nodes, so it is Redis here; the in-process registry only serves the embedded single process.
  * The node itself logs the startup line (id, control URL, workers, ports).
  */
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'sfu' } });
-
-async function main(): Promise<void> {
+runService('sfu', async () => {
   const config = loadSfuConfig(process.env);
-  const redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) throw new Error('REDIS_URL is required: a standalone SFU node shares its room registry through Redis');
-  const registry = new RedisRegistry(redisUrl, { keyPrefix: config.redisKeyPrefix });
-  const node = new SfuNode(config, registry, { logger });
+  if (!config.redisUrl) throw new ConfigError('REDIS_URL is required: a standalone SFU node shares its room registry through Redis');
+  const shell = new ServiceShell({ service: 'sfu', nodeId: config.nodeId, config: config.shell });
+  const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
+  const node = new SfuNode(config, registry, { logger: shell.log });
   await node.start();
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'closing the SFU node');
-    node
-      .close()
-      .then(() => registry.close())
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'the SFU node did not close cleanly');
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-main().catch((error: unknown) => {
-  logger.fatal({ err: error }, 'the SFU node failed to start');
-  process.exit(1);
+  const redis = redisReachable(config.redisUrl);
+  shell.readiness.register('redis', redis.check);
+  shell.readiness.register('workers', async () => node.workers().every((worker) => worker.pid !== undefined));
+  // Draining: placement skips the node from now on; then its rooms close and it leaves the registry.
+  shell.onStop('stop-accepting', 'take no new rooms', () => node.drain());
+  shell.onStop('drain', 'rooms and workers', () => node.close());
+  shell.onStop('close', 'registry', () => Promise.all([registry.close(), redis.close()]));
+  await shell.start(node.metrics.registry);
 });

@@ -42,7 +42,7 @@ export class SfuNode {
   constructor(config: SfuConfig, registry: RoomRegistry, options: SfuNodeOptions = {}) {
     this.config = config;
     this.#registry = registry;
-    this.#logger = (options.logger ?? pino({ level: config.logLevel, base: { service: 'sfu' } })).child({ nodeId: config.nodeId });
+    this.#logger = (options.logger ?? pino({ level: config.shell.logLevel, base: { service: 'sfu' } })).child({ nodeId: config.nodeId });
     this.#pool = new WorkerPool({
       workers: config.workers,
       rtcPortBase: config.rtcPortBase,

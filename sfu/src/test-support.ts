@@ -65,7 +65,7 @@ export async function startTestNode<R extends RoomRegistry = InProcessRegistry>(
   registry: R = new InProcessRegistry() as RoomRegistry as R,
 ): Promise<{ node: SfuNode; registry: R }> {
   const config = loadSfuConfig(
-    {},
+    { LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
     {
       workers: 2,
       rtcPortBase: await freePortBase(overrides.workers ?? 2),
@@ -73,7 +73,6 @@ export async function startTestNode<R extends RoomRegistry = InProcessRegistry>(
       secret: TEST_SECRET,
       heartbeatIntervalMs: 100,
       heartbeatTtlMs: 1_000,
-      logLevel: process.env.LOG_LEVEL ?? 'silent',
       ...overrides,
     },
   );
