@@ -4,5 +4,6 @@ export * from './http-logger';
 export * from './logger';
 export * from './ops-endpoints';
 export * from './readiness';
+export * from './readiness-metrics';
 export * from './service-shell';
 export * from './shell-config';

@@ -7,6 +7,7 @@ import { ConfigError } from './config';
 import { createLogger } from './logger';
 import { opsHandler, startOpsServer, type OpsHandler, type OpsServer } from './ops-endpoints';
 import { Readiness } from './readiness';
+import { registerReadinessMetrics } from './readiness-metrics';
 import type { ShellConfig } from './shell-config';
 
 /**
@@ -64,6 +65,7 @@ export class ServiceShell {
    */
   async start(metrics: Registry): Promise<void> {
     const { config } = this.options;
+    registerReadinessMetrics(this.readiness, metrics);
     this.handler = opsHandler({ readiness: this.readiness, metrics, ...(config.metricsToken && { metricsToken: config.metricsToken }) });
     if (config.opsPort !== undefined) {
       this.opsServer = await startOpsServer(this.handler, config.opsPort, config.opsHost);
