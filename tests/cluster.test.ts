@@ -185,6 +185,9 @@ interface SfuNodeUnderTest {
   rtcPort: number;
 }
 
+/** Each service's ops listener (/healthz, /metrics) on a free loopback port, so that processes of one kind do not collide. */
+const OPS_LISTENER = { OPS_PORT: '0', OPS_HOST: '127.0.0.1' };
+
 let apiUrl = '';
 let signalingUrls: [string, string] = ['', ''];
 let sfuA: SfuNodeUnderTest;
@@ -331,6 +334,7 @@ beforeAll(
       REDIS_KEY_PREFIX: PREFIX,
       AUTH_RATE_LIMIT: '1000',
       LOG_LEVEL: 'info',
+      ...OPS_LISTENER,
     });
     const startSfu = (id: string, controlPort: number, rtcPort: number, ttlMs: number): SfuNodeUnderTest => ({
       id,
@@ -365,6 +369,7 @@ beforeAll(
           REDIS_URL,
           REDIS_KEY_PREFIX: PREFIX,
           LOG_LEVEL: 'info',
+          ...OPS_LISTENER,
         }),
     );
     processes.push(api, sfuA.process, sfuB.process, ...signaling);
