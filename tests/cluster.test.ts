@@ -600,6 +600,31 @@ test(
   }),
 );
 
+test(
+  '(c) signing out everywhere closes the other sessions’ sockets on any signaling process: told why, out of the call at once, refused afterwards',
+  reporting(async () => {
+    const [owner, guest] = await Promise.all([signUp('everywhere'), signUp('stays')]);
+    const roomId = await voiceRoom(owner, [guest]);
+    const laptop = SessionResponse.parse(await postJson('/api/auth/local/signin', { username: owner.name, password: 'correct horse battery' }));
+    // The session signed out is on one signaling process, the one signing out on the other.
+    const [phone, guestClient] = await Promise.all([connect(owner, 0), connect(guest, 1)]);
+    const laptopClient = await connect({ ...owner, token: laptop.token }, 1);
+    await join(guestClient, roomId);
+    await join(phone, roomId);
+    const revoked = new Promise((resolve) => phone.socket.once('session:revoked', resolve));
+    const disconnected = new Promise((resolve) => phone.socket.once('disconnect', resolve));
+
+    expect(await postJson('/api/auth/sign-out-everywhere', {}, laptop.token)).toEqual({ revoked: 1 });
+    expect(await revoked).toEqual({ reason: 'signed-out-everywhere' });
+    expect(await disconnected).toBe('io server disconnect');
+    // Well within the SFU's 15 s reconnect grace: the peer was taken out, not dropped.
+    await guestClient.waitFor('voice:peerLeft', (data) => data.peerId === owner.id, 5_000);
+    await expect(connect(owner, 1)).rejects.toThrow(/could not connect/);
+    expect(laptopClient.socket.connected).toBe(true);
+    expect(guestClient.socket.connected).toBe(true);
+  }),
+);
+
 const roomsOn = (nodeId: string) => rooms.filter((room) => room.members[0]?.nodeId === nodeId);
 
 test(
