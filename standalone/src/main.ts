@@ -1,10 +1,12 @@
 import { createServer } from 'node:http';
 import express from 'express';
-import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApiDeps, createApiApp, InProcessRealtimePublisher, loadConfig as loadApiConfig } from '@concord/api';
 import { InProcessPresenceStore, InProcessRegistry } from '@concord/registry';
 import { loadSfuConfig, SfuNode } from '@concord/sfu';
+import { runService, ServiceShell } from '@concord/service-shell';
 import { loadSignalingConfig, Signaling, TokenVerifier } from '@concord/signaling';
+import { loadStandaloneConfig } from './config';
 import { webAssets } from './web-assets';
 
 /**
@@ -12,24 +14,31 @@ import { webAssets } from './web-assets';
  * embedded defaults (in-process room registry, local sign-in, data in CONCORD_DATA_DIR). The same
  * modules run as separate services in a cluster (README "Running a cluster").
  */
-async function main(): Promise<void> {
-  const port = Number(process.env.PORT ?? 3000);
-  const host = process.env.HOST ?? '127.0.0.1';
-  const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+runService('concord', async () => {
+  const config = loadStandaloneConfig();
+  const { port, host } = config;
+  const shell = new ServiceShell({ service: 'concord', config: config.shell });
+  const log = shell.log;
+  // One registry for the process: the default metrics once, each service's own beside them.
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
   const registry = new InProcessRegistry();
   // Real-time delivery without Redis: the API's events go straight into this process's signaling,
   // and member lists read presence from the same store signaling keeps it in.
   const realtime = new InProcessRealtimePublisher();
   const presence = new InProcessPresenceStore();
 
-  const sfu = new SfuNode(loadSfuConfig(process.env, { embedded: true, controlPort: 0 }), registry, { logger: log.child({ service: 'sfu' }) });
+  const sfu = new SfuNode(loadSfuConfig(process.env, { embedded: true, controlPort: 0 }), registry, { logger: log.child({ service: 'sfu' }), metrics: { registry: metrics } });
   await sfu.start();
 
-  const apiDeps = await buildApiDeps(loadApiConfig(process.env), log.child({ service: 'api' }), { realtime, presence });
+  const apiDeps = await buildApiDeps(loadApiConfig(process.env), log.child({ service: 'api' }), { realtime, presence, metrics: { registry: metrics } });
   const app = express();
   app.disable('x-powered-by');
-  // ASSET_BASE_URL: the CDN the web client was built for (README), allowed by its Content-Security-Policy.
-  app.use(webAssets({ assetBaseUrl: process.env.ASSET_BASE_URL, firebase: apiDeps.clientConfig?.firebase }));
+  // The ops endpoints on the main port: there is no other.
+  app.use((req, res, next) => {
+    if (!shell.handleOps(req, res)) next();
+  });
+  app.use(webAssets({ assetBaseUrl: config.assetBaseUrl, firebase: apiDeps.clientConfig?.firebase }));
   app.use(createApiApp(apiDeps));
   const httpServer = createServer(app);
 
@@ -40,15 +49,32 @@ async function main(): Promise<void> {
     // The API's own sessions: a revocation is seen by signaling the moment the API has made it.
     revokedSessions: apiDeps.sessionService,
     log: log.child({ service: 'signaling' }),
+    metrics: { registry: metrics },
     // A connecting socket joins the rooms of its user's servers (presence is announced there).
     realtime: { presence, membership: { serversOf: (userId) => apiDeps.guild.userServers(userId) } },
   });
   realtime.attach(signaling.realtime);
 
+  shell.readiness.register('database', () => apiDeps.database.db.ping());
+  shell.readiness.register('workers', async () => sfu.workers().every((worker) => worker.pid !== undefined));
+  shell.onStop('stop-accepting', 'take no new rooms', () => sfu.drain());
+  shell.onStop('drain', 'sockets and requests', async () => {
+    await signaling.close();
+    await new Promise((resolve) => httpServer.close(resolve));
+  });
+  shell.onStop('close', 'media and stores', async () => {
+    await realtime.close();
+    await presence.close();
+    await sfu.close();
+    await apiDeps.close();
+    await registry.close();
+  });
+
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(port, host, resolve);
   });
+  await shell.start(metrics);
   const shown = host === '0.0.0.0' || host === '127.0.0.1' ? 'localhost' : host;
   const workers = sfu.workers();
   process.stdout.write(
@@ -60,26 +86,4 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n',
   );
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await signaling.close();
-    await realtime.close();
-    await presence.close();
-    httpServer.close();
-    await sfu.close();
-    await apiDeps.close();
-    await registry.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-}
-
-main().catch((error: unknown) => {
-  console.error(`Concord failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
 });

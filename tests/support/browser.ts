@@ -111,7 +111,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     rtcPorts,
     dir,
     output: () => output,
-    errors: () => output.split('\n').filter((line) => /"level":(5|6)\d/.test(line)),
+    errors: () => output.split('\n').filter((line) => /"log\.level":"(error|fatal)"/.test(line)),
     stop: () =>
       (stopped ??= (async () => {
         if (child.pid !== undefined && child.exitCode === null) {
