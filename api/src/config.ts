@@ -119,7 +119,7 @@ export const ApiVariables = z.object({
   API_TRUST_PROXY: variable(trustProxy, { shown: 'unset: trust none', description: 'Express `trust proxy` (set behind a reverse proxy, e.g. `loopback` or a hop count, or every client shares its rate limit)' }),
   FIREBASE_PROJECT_ID: variable(firebaseProjectId, {
     shown: 'unset: local sign-in only',
-    description: 'also accept Firebase ID tokens of this project (verified against Google\'s keys); a Firebase account becomes a Concord user on its first request. Local sign-in keeps working',
+    description: 'also accept Firebase ID tokens of this project (verified against Google\'s keys); a Firebase account becomes a Concord user on its first request. Local sign-in keeps working. Needs the PostgreSQL user store',
   }),
   FIREBASE_WEB_API_KEY: variable(parsers.text, { description: "the project's (public) web API key; with `FIREBASE_PROJECT_ID`, `GET /api/config` offers Firebase sign-in to the web client" }),
   FIREBASE_AUTH_EMULATOR_HOST: variable(parsers.text, {

@@ -118,3 +118,26 @@ export function describeVariables(schema: VariableSchema): DocumentedVariable[] 
     return { name, ...doc };
   });
 }
+
+/**
+ * The README's configuration table: one row per variable, the services that read it, its default
+ * and meaning (a variable read by several services with different defaults or meanings names each).
+ */
+export function configTable(services: { name: string; variables: VariableSchema }[]): string {
+  const rows = new Map<string, { services: string[]; docs: DocumentedVariable[] }>();
+  for (const service of services) {
+    for (const doc of describeVariables(service.variables)) {
+      const row = rows.get(doc.name) ?? { services: [], docs: [] };
+      row.services.push(service.name);
+      row.docs.push(doc);
+      rows.set(doc.name, row);
+    }
+  }
+  const perService = (row: { services: string[]; docs: DocumentedVariable[] }, field: 'shownDefault' | 'description'): string => {
+    const values = row.docs.map((doc) => doc[field]);
+    return values.every((value) => value === values[0]) ? values[0]! : values.map((value, i) => `${row.services[i]}: ${value}`).join('; ');
+  };
+  const escape = (text: string): string => text.replace(/\|/g, '\\|');
+  const lines = [...rows].map(([name, row]) => `| \`${name}\` | ${row.services.join(', ')} | ${escape(perService(row, 'shownDefault'))} | ${escape(perService(row, 'description'))} |`);
+  return ['| variable | service | default | meaning |', '|---|---|---|---|', ...lines].join('\n');
+}
