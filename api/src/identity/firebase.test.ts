@@ -217,6 +217,19 @@ describe('Firebase sign-in against the Auth emulator', () => {
     expectUnauthenticated(await call('POST', '/api/auth/firebase/session', { token: alteredToken(ada.token, { aud: 'another-project' }) }));
   });
 
+  test('an exchanged session is revocable like a local one; the Firebase ID token itself has no session of ours to sign out, and no password', async () => {
+    const first = SessionResponse.parse((await call('POST', '/api/auth/firebase/session', { token: ada.token })).body);
+    const second = SessionResponse.parse((await call('POST', '/api/auth/firebase/session', { token: ada.token })).body);
+    expect(await call('POST', '/api/auth/sign-out-everywhere', { token: second.token })).toMatchObject({ status: 200 });
+    expectUnauthenticated(await me(first.token));
+    expect(await me(second.token)).toMatchObject({ status: 200 });
+    expect(await call('POST', '/api/auth/sign-out', { token: second.token })).toMatchObject({ status: 204 });
+    expectUnauthenticated(await me(second.token));
+    expect(await call('POST', '/api/auth/sign-out', { token: ada.token })).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST' } } });
+    const change = { currentPassword: 'anything at all', newPassword: 'a brand new password' };
+    expect(await call('POST', '/api/auth/password', { token: ada.token, json: change })).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST' } } });
+  });
+
   test('local sign-in keeps working beside Firebase', async () => {
     const signUp = await call('POST', '/api/auth/local/signup', { json: { username: 'alice', password: 'correct horse battery' } });
     expect(signUp.status).toBe(201);
