@@ -213,6 +213,7 @@ describe('API', () => {
       room: roomId,
       perms: { speak: true, video: true, screen: true },
       sid: decodeJwt(session.token).sid,
+      checkedAt: expect.any(Number),
     });
     expect(payload.exp! - payload.iat!).toBe(60);
     expect(payload.exp! * 1000).toBe(grant.expiresAt);
