@@ -34,6 +34,14 @@ export const controlRequests = {
     request: z.object({ roomId: RoomId, peerId: EntityId, permissions: VoicePermissions }).strict(),
     response: z.object({ closedProducerIds: z.array(EntityId) }),
   },
+  /**
+   * Users who may no longer be in the room (everyone, without `peerIds`): their peers go now,
+   * whichever session holds them and whether or not it is connected, and the others see them leave.
+   */
+  'room.remove': {
+    request: z.object({ roomId: RoomId, peerIds: z.array(EntityId).min(1).max(10_000).optional() }).strict(),
+    response: z.object({}),
+  },
   'peer.request': {
     request: PeerSession.extend({
       name: z.enum(Object.keys(roomRequests) as [RoomRequestName, ...RoomRequestName[]]),

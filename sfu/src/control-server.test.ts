@@ -26,6 +26,7 @@ const handlers: ControlHandlers = {
     throw new Error('a bug with secrets inside');
   },
   'peer.setPermissions': async () => ({ closedProducerIds: [] }),
+  'room.remove': async () => ({}),
   'peer.request': async () => ({}),
 };
 

@@ -180,6 +180,11 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#heldBy(peerId, sessionId)) this.#remove(peerId);
   }
 
+  /** Takes out the listed peers (all, without a list) whoever holds them, connected or waiting out their grace period. */
+  remove(peerIds: readonly string[] = [...this.#peers.keys()]): void {
+    for (const peerId of peerIds) this.#remove(peerId);
+  }
+
   setPermissions(peerId: string, permissions: VoicePermissions): { closedProducerIds: string[] } {
     return { closedProducerIds: this.#member(peerId).setPermissions(permissions) };
   }

@@ -161,6 +161,10 @@ export class SfuNode {
       this.#rooms.get(roomId)?.leave(peerId, sessionId);
       return {};
     },
+    'room.remove': async ({ roomId, peerIds }) => {
+      this.#rooms.get(roomId)?.remove(peerIds);
+      return {};
+    },
     'peer.setPermissions': async ({ roomId, peerId, permissions }) => this.#room(roomId).setPermissions(peerId, permissions),
     'peer.request': async ({ roomId, peerId, sessionId, name, data }) => this.#room(roomId).request(peerId, sessionId, name, data),
   };

@@ -56,6 +56,8 @@ export interface RealtimeSetupOptions {
   instances?: number;
   /** A real SFU node behind every instance, for voice. */
   sfu?: boolean;
+  /** The SFU's SFU_PEER_GRACE_MS. Default 500. */
+  peerGraceMs?: number;
 }
 
 export interface RealtimeSetup {
@@ -86,7 +88,7 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
   const keyPrefix = `concord-test:realtime:${process.pid}:${Date.now()}:${++setups}:`;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-realtime-test-'));
   const keys = await loadSigningKeys({ dataDir });
-  const sfu = options.sfu ? await startTestNode({ peerGraceMs: 500 }) : undefined;
+  const sfu = options.sfu ? await startTestNode({ peerGraceMs: options.peerGraceMs ?? 500 }) : undefined;
   const registry: RoomRegistry = sfu?.registry ?? new InProcessRegistry();
   const memberships = new Map<string, string[]>();
   const membership: ServerMembershipSource = { serversOf: async (userId) => memberships.get(userId) ?? [] };

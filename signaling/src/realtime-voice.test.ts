@@ -19,7 +19,8 @@ describe.each([
 ])('live voice sessions follow the API %s', (_name, mode) => {
   let rt: RealtimeSetup;
   beforeAll(async () => {
-    rt = await startRealtime({ mode, sfu: true });
+    // Long: a peer that leaves sooner was taken out, not lapsed.
+    rt = await startRealtime({ mode, sfu: true, peerGraceMs: 20_000 });
   });
   afterAll(async () => {
     await rt?.close();
@@ -104,6 +105,19 @@ describe.each([
       expect(await elsewhere.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
       await sleep(2);
       await mallory.ok('voice:join', { grant: await rt.grantFor('mallory', room, ALL) });
+    });
+
+    test('a removed user whose socket had dropped leaves at once, not when the grace period ends', async () => {
+      const room = `removed-dropped-${mode}`;
+      const { client: oscar } = await receiving(0, 'oscar', room);
+      const { client: peggy } = await receiving(rt.signalings.length - 1, 'peggy', room);
+      await oscar.disconnect();
+      await sleep(QUIET_MS);
+      expect(peggy.received.map((r) => r.event)).not.toContain('voice:peerLeft');
+
+      await rt.publisher.removeFromVoice(removal(room, ['oscar'], 'banned'));
+
+      expect(await peggy.nextOf('voice:peerLeft', () => true, 3_000)).toEqual({ peerId: 'oscar' });
     });
 
     test('a removal names its users and its room: others, and the same user elsewhere, stay', async () => {

@@ -11,7 +11,7 @@ import {
   type RealtimeEventName,
   type RealtimeSink,
 } from '@concord/protocol';
-import { InProcessPresenceStore, type PresenceStore } from '@concord/registry';
+import { InProcessPresenceStore, type PresenceStore, type RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import { NO_SERVER_MEMBERSHIPS, PresenceTracker, type ServerMembershipSource } from './presence';
 import type { SessionGuard } from './session-guard';
@@ -43,6 +43,7 @@ interface RealtimeContext {
   instanceId: string;
   sessions: VoiceSessions;
   sfu: SfuConnections;
+  registry: RoomRegistry;
   guard: SessionGuard;
   log: Logger;
 }

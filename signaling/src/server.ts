@@ -90,7 +90,7 @@ export class Signaling {
       );
     });
 
-    this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, guard: this.guard, log }, deps.realtime);
+    this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, registry: deps.registry, guard: this.guard, log }, deps.realtime);
 
     this.io.on('connection', (socket) => {
       this.realtime.bind(socket);

@@ -1,7 +1,7 @@
-import { ProtocolError, type VoiceGrantClaims, type VoiceRemoval, type VoiceRemovedReason } from '@concord/protocol';
+import { ProtocolError, type SfuNodeInfo, type VoiceGrantClaims, type VoiceRemoval } from '@concord/protocol';
+import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SfuConnections } from './sfu-connections';
-import type { SignalingSocket } from './types';
 import type { VoiceRevocations } from './voice-revocations';
 import type { VoiceSessions } from './voice-sessions';
 
@@ -13,14 +13,31 @@ import type { VoiceSessions } from './voice-sessions';
 export class VoiceRemovals {
   constructor(
     private readonly revocations: VoiceRevocations,
-    private readonly context: { sessions: VoiceSessions; sfu: SfuConnections; log: Logger },
+    private readonly context: { sessions: VoiceSessions; sfu: SfuConnections; registry: Pick<RoomRegistry, 'roomNode'>; log: Logger },
   ) {}
 
-  /** Takes this instance's sessions that the removal names out of its room; every other instance does the same for its own. */
+  /**
+   * Takes this instance's sessions that the removal names out of its room (the client is told why),
+   * then the peers on the SFU, which the others see leave.
+   */
   async apply({ roomId, userIds, reason }: VoiceRemoval): Promise<void> {
     const named = userIds && new Set(userIds);
-    const sockets = this.context.sessions.socketsIn(roomId).filter((socket) => !named || named.has(socket.data.userId));
-    await Promise.all(sockets.map((socket) => this.remove(socket, reason)));
+    let node: SfuNodeInfo | null | undefined;
+    for (const socket of this.context.sessions.socketsIn(roomId)) {
+      if (named && !named.has(socket.data.userId)) continue;
+      // Out of the room here first, so that no further room event reaches the client.
+      node = this.context.sessions.exit(socket)?.node ?? node;
+      socket.emit('voice:removed', { roomId, reason });
+    }
+    // Peers no socket here holds go too: another instance's, or one whose socket dropped and that
+    // waits out its grace period. Every instance asks; the SFU removes each peer once.
+    try {
+      node ??= await this.context.registry.roomNode(roomId);
+      if (node) await this.context.sfu.request(node, 'room.remove', { roomId, ...(userIds && { peerIds: userIds }) });
+      this.context.log.info({ roomId, userIds, reason }, 'removed from voice room');
+    } catch (error) {
+      this.context.log.warn({ err: error, roomId, userIds }, 'could not remove peers on the SFU');
+    }
   }
 
   /** Whether a removal from the grant's room came after the grant's permissions were checked. */
@@ -30,21 +47,6 @@ export class VoiceRemovals {
 
   close(): Promise<void> {
     return this.revocations.close();
-  }
-
-  /** Out of the room here first, so no further room event reaches the client; then the peer goes on the SFU. */
-  private async remove(socket: SignalingSocket, reason: VoiceRemovedReason): Promise<void> {
-    const membership = this.context.sessions.exit(socket);
-    if (!membership) return;
-    const { roomId, node } = membership;
-    const userId = socket.data.userId;
-    socket.emit('voice:removed', { roomId, reason });
-    try {
-      await this.context.sfu.request(node, 'peer.leave', { roomId, peerId: userId, sessionId: socket.id });
-      this.context.log.info({ userId, roomId, reason }, 'removed from voice room');
-    } catch (error) {
-      this.context.log.warn({ err: error, userId, roomId }, 'could not remove the peer on the SFU');
-    }
   }
 }
 
