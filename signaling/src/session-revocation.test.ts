@@ -133,7 +133,11 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
     clients.push(socket);
     const revoked: SessionRevokedEvent[] = [];
     socket.on('session:revoked', (event) => revoked.push(event));
-    const disconnected = new Promise<string>((resolve) => socket.on('disconnect', (reason) => resolve(reason)));
+    // Bounded, so that a socket left open fails the test with a reason instead of its timeout.
+    const disconnected = new Promise<string>((resolve) => {
+      socket.on('disconnect', (reason) => resolve(reason));
+      setTimeout(() => resolve('still connected after 5 s'), 5_000).unref();
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
