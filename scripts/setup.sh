@@ -3,7 +3,8 @@
 # under ~/.cache/concord after the first build) and the web client's production build.
 #   npm run setup            # what `npm start` runs by itself when something is missing
 #   npm run setup -- --test  # also the Debian packages the tests use (needs root): chromium, which
-#                            # the browser tests drive, and ffmpeg, which encodes the load tester's clips
+#                            # the browser tests drive, ffmpeg, which encodes the load tester's clips, and
+#                            # prometheus (with promtool), which the monitoring test runs
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n[setup] %s\n' "$*"; }
@@ -13,7 +14,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 if [ "${1:-}" = "--test" ]; then
 	say "Debian packages the tests use"
-	bash scripts/debian-packages.sh setup chromium ffmpeg
+	bash scripts/debian-packages.sh setup chromium ffmpeg prometheus
 fi
 
 say "1/3 installing node modules"

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Result } from '@concord/protocol';
+import type { ErrorCode, Result } from '@concord/protocol';
 import type { SignalingServer } from './types';
 
 export interface SignalingMetricsOptions {
@@ -12,6 +12,9 @@ export interface SignalingMetricsOptions {
 
 /** Requests answer in milliseconds; a join (placement, SFU round trip) in tens of them; timeouts at seconds. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Join results that are the platform's fault rather than the client's (alerts watch these). */
+const PLATFORM_FAILURES: readonly ErrorCode[] = ['UNAVAILABLE', 'TIMEOUT', 'INTERNAL'];
 
 /** An answer's result label: `ok`, or the protocol's error code (a closed list, so bounded). */
 const resultOf = (result: Result<unknown>): string => (result.ok ? 'ok' : result.error.code);
@@ -76,8 +79,9 @@ export class SignalingMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    // Joins are what an operator watches first: their series exist before the first one.
-    this.#joins.zero({ result: 'ok' });
+    // Joins are what an operator watches first: their series, and those of the platform's own
+    // failures, exist before the first one (a rate over a series that appears late misses its start).
+    for (const result of ['ok', ...PLATFORM_FAILURES]) this.#joins.zero({ result });
   }
 
   /** A voice request answered `startedAt` (performance.now()) ago. */
