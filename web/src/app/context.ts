@@ -1,6 +1,7 @@
 import { createContext, useContext, useSyncExternalStore } from 'react';
 import type { SessionResponse } from '@concord/protocol';
-import type { AppState, AppStore } from '../state/store';
+import type { AppState } from '../state/app-state';
+import type { AppStore } from '../state/store';
 import type { VoiceController, VoiceView } from '../voice/controller';
 
 export interface AppServices {

@@ -1,27 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Message } from '@concord/protocol';
 import { applyReaction, mergeMessages, pendingId, removeMessage, updateMessage } from './chat';
 import type { ChatMessage } from './chat';
+import { ME, message } from './test-fixtures';
 
-const ME = 'me';
-let clock = 0;
-function message(id: string, change: Partial<Message> = {}): Message {
-  return {
-    id,
-    channelId: 'c',
-    serverId: 's',
-    authorId: 'them',
-    content: `text ${id}`,
-    createdAt: new Date(1_700_000_000_000 + ++clock).toISOString(),
-    editedAt: null,
-    replyToId: null,
-    mentions: [],
-    mentionEveryone: false,
-    nonce: null,
-    reactions: [],
-    ...change,
-  };
-}
 const pending = (nonce: string): ChatMessage => ({ ...message(pendingId(nonce), { authorId: ME, nonce }), pending: 'sending' });
 const ids = (list: ChatMessage[]) => list.map((m) => m.id);
 

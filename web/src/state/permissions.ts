@@ -1,5 +1,6 @@
 import { ALL_PERMISSIONS, computePermissions } from '@concord/protocol';
 import type { Channel, Member, Role, Server } from '@concord/protocol';
+import type { AppState } from './app-state';
 
 export interface GuildFacts {
   server: Server;
@@ -26,4 +27,14 @@ export function permissionsOf(myId: string, facts: GuildFacts, channel: Pick<Cha
     memberRoleIds: facts.me.roleIds,
     ...(channel && { overwrites: channel.overwrites }),
   });
+}
+
+/** Our bits on a server, or in one of its channels, from the snapshot. */
+export function myPermissions(state: AppState, serverId: string, channelId?: string): number {
+  const guild = state.guilds[serverId];
+  if (!guild) return 0;
+  const facts = { server: guild.server, roles: guild.roles, me: guild.members[state.me.id] ?? null };
+  if (!channelId) return permissionsOf(state.me.id, facts, null, guild.apiPermissions);
+  const channel = guild.channels.find((c) => c.id === channelId);
+  return channel ? permissionsOf(state.me.id, facts, channel, channel.permissions) : 0;
 }
