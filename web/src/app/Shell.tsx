@@ -107,7 +107,7 @@ function Layout() {
   }, [guild, serverId, channelId, channel, store]);
 
   useEffect(() => {
-    store.openChannel(channel?.kind === 'text' ? channel.id : null);
+    store.chat.open(channel?.kind === 'text' ? channel.id : null);
     setNavOpen(false);
   }, [store, channel?.id, channel?.kind]);
 

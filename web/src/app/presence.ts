@@ -36,7 +36,7 @@ export function usePresenceReporting(store: AppStore): void {
         active();
         // What arrived in the open channel while hidden is read now.
         const channelId = store.state.activeChannelId;
-        if (channelId) store.markRead(channelId);
+        if (channelId) store.chat.markRead(channelId);
       }
     };
     document.addEventListener('visibilitychange', onVisibility);

@@ -32,7 +32,7 @@ export function ChatPane({ channel }: { channel: ChannelView }) {
     if (!element) return;
     // column-reverse: scrollTop is 0 at the bottom and negative upwards.
     const fromTop = element.scrollHeight - element.clientHeight + element.scrollTop;
-    if (fromTop < LOAD_MARGIN_PX) void store.loadOlder(channel.id);
+    if (fromTop < LOAD_MARGIN_PX) void store.chat.loadOlder(channel.id);
   }, [store, channel.id]);
 
   // A short page may not fill the view: keep loading until it scrolls or history ends.
@@ -84,7 +84,7 @@ export function ChatPane({ channel }: { channel: ChannelView }) {
           {chat?.error && (
             <p className="error pad" role="alert">
               {chat.error}{' '}
-              <button className="link" onClick={() => void (chat.loaded ? store.loadOlder(channel.id) : store.loadLatest(channel.id, true))}>
+              <button className="link" onClick={() => void (chat.loaded ? store.chat.loadOlder(channel.id) : store.chat.loadLatest(channel.id, true))}>
                 Try again
               </button>
             </p>

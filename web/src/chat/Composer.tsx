@@ -71,7 +71,7 @@ export function Composer({ channel, canSend, replyTo, onCancelReply, onSent, onE
   const send = () => {
     const content = encodeMentions(text, chosen);
     if (!content.trim()) return;
-    store.send(channel.id, content, replyTo?.id ?? null);
+    store.chat.send(channel.id, content, replyTo?.id ?? null);
     setText('');
     setChosen(new Map());
     onSent();
@@ -152,7 +152,7 @@ export function Composer({ channel, canSend, replyTo, onCancelReply, onSent, onE
             setText(event.target.value);
             setCaret(event.target.selectionStart);
             setSuggestIndex(0);
-            if (event.target.value) store.typing(channel.id);
+            if (event.target.value) store.chat.typing(channel.id);
           }}
           onSelect={(event) => setCaret(event.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}

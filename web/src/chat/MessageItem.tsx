@@ -93,7 +93,7 @@ export const MessageItem = memo(function MessageItem({ message, grouped, tabbabl
   };
   const react = (emoji: string) => {
     setPicker(false);
-    attempt(() => store.toggleReaction(message.channelId, message.id, emoji));
+    attempt(() => store.chat.toggleReaction(message.channelId, message.id, emoji));
   };
 
   const classes = ['message', grouped ? 'grouped' : 'first', mentioned && 'mentioned', message.pending && `pending ${message.pending}`, editing && 'editing']
@@ -147,11 +147,11 @@ export const MessageItem = memo(function MessageItem({ message, grouped, tabbabl
       {message.pending === 'failed' && (
         <p className="send-failed" role="alert">
           Not sent{message.error ? `: ${message.error}` : '.'}{' '}
-          <button className="link" data-testid="message-retry" onClick={() => store.retrySend(message.channelId, message.nonce!)}>
+          <button className="link" data-testid="message-retry" onClick={() => store.chat.retrySend(message.channelId, message.nonce!)}>
             Retry
           </button>{' '}
           ·{' '}
-          <button className="link" onClick={() => store.discardPending(message.channelId, message.nonce!)}>
+          <button className="link" onClick={() => store.chat.discardPending(message.channelId, message.nonce!)}>
             Discard
           </button>
         </p>
@@ -206,7 +206,7 @@ export const MessageItem = memo(function MessageItem({ message, grouped, tabbabl
               aria-label="Delete message"
               title="Delete"
               data-testid="message-delete"
-              onClick={() => attempt(() => store.deleteMessage(message.channelId, message.id))}
+              onClick={() => attempt(() => store.chat.deleteMessage(message.channelId, message.id))}
             >
               <Trash size={18} />
             </button>
@@ -278,7 +278,7 @@ function EditBox({ message, onDone }: { message: ChatMessage; onDone: () => void
     if (content === message.content) return onDone();
     if (!MessageContent.safeParse(content).success) return setError('A message needs some text, at most 4000 characters.');
     try {
-      await store.editMessage(message.channelId, message.id, content);
+      await store.chat.editMessage(message.channelId, message.id, content);
       onDone();
     } catch (e) {
       setError(describeError(e));

@@ -1,60 +1,41 @@
-import { DEFAULT_MESSAGE_PAGE, ProtocolError, has, Permission } from '@concord/protocol';
-import type { Channel, ChannelView, Message, PublicUser, RealtimeEvent, RealtimeEventName, Role, Server } from '@concord/protocol';
+import { ProtocolError, has, Permission } from '@concord/protocol';
+import type { Channel, ChannelView, PublicUser, RealtimeEvent, RealtimeEventName, Role, Server } from '@concord/protocol';
 import type { ApiClient } from '../api/client';
-import { isTransient } from '../api/http';
 import { TypedEmitter } from '../call/emitter';
 import { describeError } from '../describe-error';
 import type { Gateway } from '../realtime/gateway';
 import { initialState, patchGuild } from './app-state';
 import type { AppState, Guild } from './app-state';
+import { ChatActions } from './chat-actions';
 import { channelMoves, channelRemoved, channelsMoved, channelUpserted, findChannel, withOverwrite } from './channels';
-import { newNonce, oldestSent, pendingId } from './chat';
-import type { ChannelChat, ChatMessage } from './chat';
+import { shareInFlight } from './in-flight';
 import { displayName, memberRemoved, memberUpserted, userUpdated } from './members';
-import {
-  chatOf,
-  latestPageLoaded,
-  messageReceived,
-  messageRemoved,
-  messageUpdated,
-  olderPageLoaded,
-  patchChat,
-  pendingAdded,
-  pendingChanged,
-  pendingDiscarded,
-  reactionChanged,
-} from './messages';
+import { messageRemoved, messageUpdated, reactionChanged } from './messages';
 import { myPermissions } from './permissions';
 import { presenceUpdated } from './presence';
 import { memberRoleSet, roleRemoved, roleUpserted } from './roles';
 import { guildFailed, guildLoaded, serverAdded, serverDropped, serversListed, serverUpdated } from './servers';
-import { typingEnded, typingExpired, typingStarted } from './typing';
-import { loadReadMarkers, markedRead, messageUnseen, saveReadMarkers } from './unread';
+import { typingExpired, typingStarted } from './typing';
+import { loadReadMarkers } from './unread';
 
 export type StoreEvents = { changed: []; unauthenticated: [] };
-
-/** Typing notifications we send: at most one per channel this often. */
-const TYPING_EVERY_MS = 6_000;
-const SEND_ATTEMPTS = 4;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The signed-in app's data: servers, channels, roles, members, presence, chat. REST fetches fill
  * it, real-time events keep it current, and a reconnect of the gateway fetches what may have been
  * missed. The snapshot (app-state.ts) changes only through the pure transitions of the slice
- * modules; this class runs the requests and events that call for them. Immutable snapshots for
- * React (useSyncExternalStore); actions throw ProtocolErrors with plain words for the UI to show
- * where they happened.
+ * modules; this class runs the requests and events that call for them (the chat's in `chat`,
+ * ChatActions). Immutable snapshots for React (useSyncExternalStore); actions throw
+ * ProtocolErrors with plain words for the UI to show where they happened.
  */
 export class AppStore extends TypedEmitter<StoreEvents> {
   private current: AppState;
-  private readonly typingSent = new Map<string, number>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly loadingGuilds = new Map<string, Promise<void>>();
-  private readonly loadingChats = new Map<string, Promise<void>>();
   private typingTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** Loading, sending, editing, reacting and reading in channels. */
+  readonly chat: ChatActions;
 
   constructor(
     readonly api: ApiClient,
@@ -63,6 +44,7 @@ export class AppStore extends TypedEmitter<StoreEvents> {
   ) {
     super();
     this.current = initialState(me, gateway.state, loadReadMarkers());
+    this.chat = new ChatActions({ api, state: () => this.current, closed: () => this.closed, update: (change) => this.update(change) });
     this.listen();
   }
 
@@ -102,10 +84,6 @@ export class AppStore extends TypedEmitter<StoreEvents> {
     return displayName(this.current, userId, serverId);
   }
 
-  chat(channelId: string): ChannelChat {
-    return chatOf(this.current, channelId);
-  }
-
   // ---------------------------------------------------------------- servers
 
   /** Our servers; each one's channels, roles and members load when it is opened. */
@@ -116,7 +94,7 @@ export class AppStore extends TypedEmitter<StoreEvents> {
 
   loadGuild(serverId: string, force = false): Promise<void> {
     if (this.current.guilds[serverId]?.loaded && !force) return Promise.resolve();
-    return once(this.loadingGuilds, serverId, () => this.fetchGuild(serverId));
+    return shareInFlight(this.loadingGuilds, serverId, () => this.fetchGuild(serverId));
   }
 
   private async fetchGuild(serverId: string): Promise<void> {
@@ -238,147 +216,6 @@ export class AppStore extends TypedEmitter<StoreEvents> {
     this.update((s) => memberRemoved(s, serverId, userId));
   }
 
-  // ---------------------------------------------------------------- chat
-
-  /** Shows a channel: loads its latest messages (once) and marks it read while it is on screen. */
-  openChannel(channelId: string | null): void {
-    this.update((s) => ({ ...s, activeChannelId: channelId }));
-    if (!channelId) return;
-    this.markRead(channelId);
-    void this.loadLatest(channelId).catch(() => undefined);
-  }
-
-  loadLatest(channelId: string, force = false): Promise<void> {
-    if (this.chat(channelId).loaded && !force) return Promise.resolve();
-    return once(this.loadingChats, channelId, () => this.fetchLatest(channelId));
-  }
-
-  private async fetchLatest(channelId: string): Promise<void> {
-    try {
-      const { messages } = await this.api.messages(channelId, { limit: DEFAULT_MESSAGE_PAGE });
-      this.update((s) => latestPageLoaded(s, channelId, messages));
-      if (this.current.activeChannelId === channelId) this.markRead(channelId);
-    } catch (error) {
-      this.update((s) => patchChat(s, channelId, (chat) => ({ ...chat, error: describeError(error) })));
-      throw error;
-    }
-  }
-
-  /** The page before the oldest loaded message (scrolling up). */
-  async loadOlder(channelId: string): Promise<void> {
-    const chat = this.chat(channelId);
-    if (!chat.loaded || !chat.hasMore || chat.loadingOlder) return;
-    const oldest = oldestSent(chat.messages);
-    if (!oldest) {
-      this.update((s) => patchChat(s, channelId, (c) => ({ ...c, hasMore: false })));
-      return;
-    }
-    this.update((s) => patchChat(s, channelId, (c) => ({ ...c, loadingOlder: true })));
-    try {
-      const { messages } = await this.api.messages(channelId, { before: oldest.id, limit: DEFAULT_MESSAGE_PAGE });
-      this.update((s) => olderPageLoaded(s, channelId, messages));
-    } catch (error) {
-      this.update((s) => patchChat(s, channelId, (c) => ({ ...c, loadingOlder: false, error: describeError(error) })));
-    }
-  }
-
-  /**
-   * Sends at once as a pending message and confirms it when the server answers. Transient failures
-   * are retried with the same nonce, so a send that did reach the server is never posted twice;
-   * after the last try the message stays, marked failed, for retrySend().
-   */
-  send(channelId: string, content: string, replyToId: string | null): void {
-    const channel = this.channel(channelId);
-    if (!channel) return;
-    const nonce = newNonce();
-    const pending: ChatMessage = {
-      id: pendingId(nonce),
-      channelId,
-      serverId: channel.serverId,
-      authorId: this.current.me.id,
-      content,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      replyToId,
-      mentions: [],
-      mentionEveryone: false,
-      nonce,
-      reactions: [],
-      pending: 'sending',
-    };
-    this.update((s) => pendingAdded(s, pending));
-    this.typingSent.delete(channelId);
-    void this.deliver(pending);
-  }
-
-  retrySend(channelId: string, nonce: string): void {
-    const message = this.chat(channelId).messages.find((m) => m.nonce === nonce && m.pending === 'failed');
-    if (!message) return;
-    this.update((s) => pendingChanged(s, channelId, nonce, { pending: 'sending', error: undefined }));
-    void this.deliver(message);
-  }
-
-  discardPending(channelId: string, nonce: string): void {
-    this.update((s) => pendingDiscarded(s, channelId, nonce));
-  }
-
-  private async deliver(message: ChatMessage): Promise<void> {
-    const { channelId, content, replyToId, nonce } = message;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const sent = await this.api.sendMessage(channelId, { content, nonce: nonce!, ...(replyToId && { replyToId }) });
-        this.update((s) => messageReceived(s, sent));
-        this.markRead(channelId);
-        return;
-      } catch (error) {
-        if (this.closed) return;
-        if (!isTransient(error) || attempt >= SEND_ATTEMPTS) {
-          this.update((s) => pendingChanged(s, channelId, nonce!, { pending: 'failed', error: describeError(error) }));
-          return;
-        }
-        await sleep(400 * 2 ** (attempt - 1));
-      }
-    }
-  }
-
-  async editMessage(channelId: string, messageId: string, content: string): Promise<void> {
-    const message = await this.api.editMessage(channelId, messageId, { content });
-    this.update((s) => messageReceived(s, message));
-  }
-
-  async deleteMessage(channelId: string, messageId: string): Promise<void> {
-    await this.api.deleteMessage(channelId, messageId);
-    this.update((s) => messageRemoved(s, channelId, messageId));
-  }
-
-  /** Adds or removes our reaction, shown at once and undone if the server refuses. */
-  async toggleReaction(channelId: string, messageId: string, emoji: string): Promise<void> {
-    const message = this.chat(channelId).messages.find((m) => m.id === messageId);
-    if (!message) return;
-    const mine = message.reactions.some((r) => r.emoji === emoji && r.me);
-    const apply = (delta: 1 | -1) => this.update((s) => reactionChanged(s, channelId, messageId, emoji, delta, s.me.id));
-    apply(mine ? -1 : 1);
-    try {
-      if (mine) await this.api.unreact(channelId, messageId, emoji);
-      else await this.api.react(channelId, messageId, emoji);
-    } catch (error) {
-      apply(mine ? 1 : -1);
-      throw error;
-    }
-  }
-
-  /** Tells the channel we are typing (throttled; failures do not matter). */
-  typing(channelId: string): void {
-    const now = Date.now();
-    if ((this.typingSent.get(channelId) ?? 0) + TYPING_EVERY_MS > now) return;
-    this.typingSent.set(channelId, now);
-    void this.api.typing(channelId).catch(() => undefined);
-  }
-
-  markRead(channelId: string): void {
-    if (this.update((s) => markedRead(s, channelId))) saveReadMarkers(this.current);
-  }
-
   // ---------------------------------------------------------------- real time
 
   private listen(): void {
@@ -391,7 +228,7 @@ export class AppStore extends TypedEmitter<StoreEvents> {
       gateway.on('unauthenticated', () => this.emit('unauthenticated')),
     );
 
-    on('message:created', (message) => this.messageCreated(message));
+    on('message:created', (message) => this.chat.received(message));
     on('message:updated', (event) => this.update((s) => messageUpdated(s, event)));
     on('message:deleted', (event) => this.update((s) => messageRemoved(s, event.channelId, event.id)));
     on('reaction:added', (e) => this.update((s) => reactionChanged(s, e.channelId, e.messageId, e.emoji, 1, e.userId)));
@@ -427,15 +264,6 @@ export class AppStore extends TypedEmitter<StoreEvents> {
     on('user:updated', ({ user }) => this.update((s) => userUpdated(s, user)));
   }
 
-  private messageCreated(message: Message): void {
-    this.update((s) => messageReceived(s, message, true));
-    if (message.authorId) this.update((s) => typingEnded(s, message.channelId, message.authorId!));
-    if (message.authorId === this.current.me.id) return;
-    const visible = this.current.activeChannelId === message.channelId && document.visibilityState === 'visible';
-    if (visible) this.markRead(message.channelId);
-    else if (this.update((s) => messageUnseen(s, message))) saveReadMarkers(this.current);
-  }
-
   private expireTyping(): void {
     this.update((s) => typingExpired(s, Date.now()));
     if (Object.values(this.current.typing).every((users) => Object.keys(users).length === 0)) {
@@ -451,7 +279,7 @@ export class AppStore extends TypedEmitter<StoreEvents> {
       const loaded = Object.values(this.current.guilds).filter((g) => g.loaded);
       await Promise.all(loaded.map((g) => this.loadGuild(g.server.id, true).catch(() => undefined)));
       const chats = Object.entries(this.current.chats).filter(([, chat]) => chat.loaded);
-      await Promise.all(chats.map(([channelId]) => this.loadLatest(channelId, true).catch(() => undefined)));
+      await Promise.all(chats.map(([channelId]) => this.chat.loadLatest(channelId, true).catch(() => undefined)));
     } catch (error) {
       if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') this.emit('unauthenticated');
     }
@@ -466,16 +294,6 @@ export class AppStore extends TypedEmitter<StoreEvents> {
     this.emit('changed');
     return true;
   }
-}
-
-/** One request per key at a time: callers while it runs share it. */
-function once(running: Map<string, Promise<void>>, key: string, start: () => Promise<void>): Promise<void> {
-  let promise = running.get(key);
-  if (!promise) {
-    promise = start().finally(() => running.delete(key));
-    running.set(key, promise);
-  }
-  return promise;
 }
 
 /** Channels a member may see, for the sidebar. */
