@@ -15,8 +15,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closePeople, launchPerson, PASSWORD, ROOT, startPlatform } from '../tests/support/browser';
-import type { Person } from '../tests/support/browser';
+import { closePeople, launchPerson, PASSWORD, ROOT, startPlatform, type Person } from '@concord/testkit/src/browser';
 import { parseCommandLine, runCli, UsageError } from './cli';
 
 const USAGE = `npm run bench:web -- [options]

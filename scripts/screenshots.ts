@@ -12,8 +12,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'puppeteer-core';
-import { closePeople, launchPerson, signUp, sleep, startPlatform, waitUntil, ROOT } from '../tests/support/browser';
-import type { Person, Platform } from '../tests/support/browser';
+import { closePeople, launchPerson, ROOT, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { sleep, waitUntil } from '@concord/testkit/src/wait';
 import { parseCommandLine, runCli, UsageError } from './cli';
 
 const USAGE = `npx tsx scripts/screenshots.ts [DIR]

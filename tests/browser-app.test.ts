@@ -1,9 +1,8 @@
 import os from 'node:os';
-import { attribute, closePeople, launchPerson, PASSWORD, signUp, sleep, startPlatform, waitUntil } from './support/browser';
-import type { Person, Platform } from './support/browser';
-import { startBlockableProxy } from './support/blockable-proxy';
-import type { BlockableProxy } from './support/blockable-proxy';
-import { expectAudioPlaying, expectVideoPlaying, stats, tileOf, tiles } from './support/call-probes';
+import { startBlockableProxy, type BlockableProxy } from '@concord/testkit/src/blockable-proxy';
+import { attribute, closePeople, launchPerson, PASSWORD, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { expectAudioPlaying, expectVideoPlaying, stats, tileOf, tiles } from '@concord/testkit/src/call-probes';
+import { sleep, waitUntil } from '@concord/testkit/src/wait';
 
 /*
  * The web client as a product, in real browsers against the whole platform (`npm start`'s

@@ -1,7 +1,6 @@
-import { attribute, closePeople, launchPerson, startPlatform, waitUntil } from './support/browser';
-import type { Person, Platform } from './support/browser';
-import { startFirebaseAuthEmulator } from './support/firebase-emulator';
-import type { FirebaseAuthEmulator } from './support/firebase-emulator';
+import { attribute, closePeople, launchPerson, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { startFirebaseAuthEmulator, type FirebaseAuthEmulator } from '@concord/testkit/src/firebase-emulator';
+import { waitUntil } from '@concord/testkit/src/wait';
 
 /*
  * Firebase email/password sign-in in the web client, against the Firebase Auth emulator: the

@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { io } from 'socket.io-client';
 import { DEFAULT_EVERYONE_PERMISSIONS, Permission, SessionResponse, VoiceGrantResponse, type Result } from '@concord/protocol';
-import { attribute, closePeople, launchPerson, signUp, sleep, startPlatform, waitUntil } from './support/browser';
-import type { Person, Platform } from './support/browser';
-import { expectVideoPlaying, tileOf, tiles } from './support/call-probes';
+import { attribute, closePeople, launchPerson, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { expectVideoPlaying, tileOf, tiles } from '@concord/testkit/src/call-probes';
+import { sleep, waitUntil } from '@concord/testkit/src/wait';
 
 /*
  * Removal from a voice channel takes effect at once, in real browsers against `npm start`'s

@@ -1,5 +1,5 @@
-import { attribute, closePeople, launchPerson, PASSWORD, signUp, startPlatform, waitUntil } from './support/browser';
-import type { Person, Platform } from './support/browser';
+import { attribute, closePeople, launchPerson, PASSWORD, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { waitUntil } from '@concord/testkit/src/wait';
 
 /*
  * "Sign out everywhere" in the web client, on `npm start` (embedded: PGlite, in-process signaling):

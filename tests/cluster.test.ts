@@ -10,9 +10,13 @@ import {
   type TransportOptions,
 } from '@concord/protocol';
 import { RedisRegistry } from '@concord/registry';
-import { createTestDatabase, type TestDatabase } from '../api/src/db/testing';
-import { eventually, freePortBase, opusRtpParameters, sleep } from '../sfu/src/test-support';
-import { deleteKeys, ServerProcess, VoiceClient, type User } from './support/cluster-processes';
+import { freePortBase } from '@concord/testkit/src/ports';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { ServiceProcess } from '@concord/testkit/src/processes';
+import { deleteKeys } from '@concord/testkit/src/redis';
+import { opusRtpParameters } from '@concord/testkit/src/sfu';
+import { VoiceClient, type User } from '@concord/testkit/src/voice-client';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 /*
  * The cluster as deployed: one API, two SFU nodes and two signaling processes, each a real process
@@ -36,7 +40,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 const ROOM_COUNT = 8;
 interface SfuNodeUnderTest {
   id: string;
-  process: ServerProcess;
+  process: ServiceProcess;
   controlPort: number;
   rtcPort: number;
 }
@@ -51,7 +55,7 @@ let sfuB: SfuNodeUnderTest;
 let dataDir: string | undefined;
 let database: TestDatabase | undefined;
 let registry: RedisRegistry | undefined;
-const processes: ServerProcess[] = [];
+const processes: ServiceProcess[] = [];
 const clients: VoiceClient[] = [];
 let failed = false;
 let ssrcs = 1000;
@@ -70,7 +74,7 @@ const reporting =
 
 const liveNodeIds = async (): Promise<string[]> => (await registry!.liveNodes()).map((node) => node.id).sort();
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, watched: ServerProcess[] = []): Promise<void> {
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, watched: ServiceProcess[] = []): Promise<void> {
   await eventually(async () => {
     for (const proc of watched) if (!proc.running) throw new Error(`${proc.name} exited before ${what}`);
     return check();
@@ -181,7 +185,7 @@ beforeAll(
     apiUrl = `http://127.0.0.1:${ports.api}`;
     signalingUrls = [`http://127.0.0.1:${ports.signaling[0]}`, `http://127.0.0.1:${ports.signaling[1]}`];
 
-    const api = new ServerProcess('api', 'api/src/main.ts', {
+    const api = new ServiceProcess('api/src/main.ts', {
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
       CONCORD_DATA_DIR: dataDir,
@@ -191,12 +195,12 @@ beforeAll(
       AUTH_RATE_LIMIT: '1000',
       LOG_LEVEL: 'info',
       ...OPS_LISTENER,
-    });
+    }, 'api');
     const startSfu = (id: string, controlPort: number, rtcPort: number, ttlMs: number): SfuNodeUnderTest => ({
       id,
       controlPort,
       rtcPort,
-      process: new ServerProcess(id, 'sfu/src/main.ts', {
+      process: new ServiceProcess('sfu/src/main.ts', {
         SFU_NODE_ID: id,
         SFU_WORKERS: '1',
         SFU_RTC_PORT_BASE: String(rtcPort),
@@ -210,13 +214,13 @@ beforeAll(
         REDIS_KEY_PREFIX: PREFIX,
         LOG_LEVEL: 'info',
         ...OPS_LISTENER,
-      }),
+      }, id),
     });
     sfuA = startSfu('sfu-a', ports.control[0], ports.rtc[0], SHORT_TTL_MS);
     sfuB = startSfu('sfu-b', ports.control[1], ports.rtc[1], LONG_TTL_MS);
     const signaling = ports.signaling.map(
       (port, i) =>
-        new ServerProcess(`signaling-${i + 1}`, 'signaling/src/main.ts', {
+        new ServiceProcess('signaling/src/main.ts', {
           SIGNALING_ID: `signaling-${i + 1}`,
           SIGNALING_HOST: '127.0.0.1',
           SIGNALING_PORT: String(port),
@@ -227,7 +231,7 @@ beforeAll(
           REDIS_KEY_PREFIX: PREFIX,
           LOG_LEVEL: 'info',
           ...OPS_LISTENER,
-        }),
+        }, `signaling-${i + 1}`),
     );
     processes.push(api, sfuA.process, sfuB.process, ...signaling);
 
@@ -249,7 +253,7 @@ afterAll(async () => {
   await Promise.all(processes.map((proc) => proc.waitForExit(5_000).catch(() => undefined)));
   if (failed) process.stderr.write(`Output of the cluster's processes:\n${processes.map((proc) => proc.report()).join('')}\n`);
   await registry?.close();
-  await deleteKeys(REDIS_URL, PREFIX);
+  await deleteKeys(PREFIX, REDIS_URL);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
   await database?.drop();
 }, 20_000);
@@ -522,7 +526,7 @@ test(
     // Rooms moved over in (d) already saw one roomClosed under the same id.
     const closedSoFar = everyone.map(({ roomId, client }) => client.received('voice:roomClosed').filter((data) => data.roomId === roomId).length);
     const stoppedAt = Date.now();
-    sfuB.process.terminate();
+    sfuB.process.signal('SIGTERM');
     // Its TTL is 30 s: gone within a few seconds means it deregistered.
     await waitUntil('the stopped node leaves the registry', async () => (await liveNodeIds()).length === 0, 5_000);
     expect(Date.now() - stoppedAt).toBeLessThan(LONG_TTL_MS / 4);

@@ -5,10 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import puppeteer from 'puppeteer-core';
 import { SessionResponse, VoiceGrantResponse } from '@concord/protocol';
-import { createTestDatabase, type TestDatabase } from '../api/src/db/testing';
-import { eventually, freePortBase, opusRtpParameters } from '../sfu/src/test-support';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/browser';
-import { deleteKeys, ServerProcess, VoiceClient, type User } from './support/cluster-processes';
+import { CHROMIUM, CHROMIUM_ARGS } from '@concord/testkit/src/browser';
+import { freePortBase } from '@concord/testkit/src/ports';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { ServiceProcess } from '@concord/testkit/src/processes';
+import { deleteKeys } from '@concord/testkit/src/redis';
+import { opusRtpParameters } from '@concord/testkit/src/sfu';
+import { VoiceClient, type User } from '@concord/testkit/src/voice-client';
+import { eventually } from '@concord/testkit/src/wait';
 
 /*
  * The monitoring as shipped, against the cluster as deployed: API, two signaling and two SFU
@@ -32,7 +36,7 @@ const SCRAPE_INTERVAL = '1s';
 const RATE_INTERVAL = '1m';
 const execFileAsync = promisify(execFile);
 
-const processes: ServerProcess[] = [];
+const processes: ServiceProcess[] = [];
 const clients: VoiceClient[] = [];
 let prometheus: ChildProcess | undefined;
 let prometheusOutput = '';
@@ -134,7 +138,7 @@ beforeAll(async () => {
   };
   const shared = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'warn', OPS_HOST: '127.0.0.1' };
   processes.push(
-    new ServerProcess('api', 'api/src/main.ts', {
+    new ServiceProcess('api/src/main.ts', {
       ...shared,
       API_HOST: '127.0.0.1',
       API_PORT: String(ports.api),
@@ -142,10 +146,10 @@ beforeAll(async () => {
       CONCORD_DATA_DIR: workDir,
       DATABASE_URL: database.url,
       AUTH_RATE_LIMIT: '1000',
-    }),
+    }, 'api'),
     ...['sfu-a', 'sfu-b'].map(
       (id, i) =>
-        new ServerProcess(id, 'sfu/src/main.ts', {
+        new ServiceProcess('sfu/src/main.ts', {
           ...shared,
           SFU_NODE_ID: id,
           SFU_WORKERS: '1',
@@ -155,11 +159,11 @@ beforeAll(async () => {
           SFU_CONTROL_HOST: '127.0.0.1',
           SFU_SECRET: SECRET,
           OPS_PORT: String(ports.ops.sfu[i]),
-        }),
+        }, id),
     ),
     ...ports.signaling.map(
       (port, i) =>
-        new ServerProcess(`signaling-${i + 1}`, 'signaling/src/main.ts', {
+        new ServiceProcess('signaling/src/main.ts', {
           ...shared,
           SIGNALING_ID: `signaling-${i + 1}`,
           SIGNALING_HOST: '127.0.0.1',
@@ -167,7 +171,7 @@ beforeAll(async () => {
           API_JWKS_URL: `${apiUrl}/api/.well-known/jwks.json`,
           SFU_SECRET: SECRET,
           OPS_PORT: String(ports.ops.signaling[i]),
-        }),
+        }, `signaling-${i + 1}`),
     ),
   );
   // Ready: each process's own readiness (database, Redis, workers) passes.
@@ -184,7 +188,7 @@ afterAll(async () => {
   for (const proc of processes) proc.crash();
   await Promise.all(processes.map((proc) => proc.waitForExit(5_000).catch(() => undefined)));
   if (prometheus && prometheus.exitCode === null) await new Promise((resolve) => prometheus!.once('exit', resolve));
-  await deleteKeys(REDIS_URL, PREFIX);
+  await deleteKeys(PREFIX, REDIS_URL);
   if (workDir) await rm(workDir, { recursive: true, force: true });
   await database?.drop();
 }, 30_000);

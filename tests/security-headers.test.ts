@@ -1,4 +1,5 @@
-import { attribute, closePeople, launchPerson, signUp, startPlatform, waitUntil, type Person, type Platform } from './support/browser';
+import { attribute, closePeople, launchPerson, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { waitUntil } from '@concord/testkit/src/wait';
 
 /*
  * `npm start` serves the web client and the API on one origin: every response, index.html, the

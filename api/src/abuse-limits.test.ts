@@ -7,10 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SessionResponse } from '@concord/protocol';
-import { createTestDatabase, type TestDatabase } from './db/testing';
-import { expectError, expectStatus, startGuildApi, type GuildTestApi } from './guild/test-support';
+import { expectError, expectStatus, startGuildApi, type GuildTestApi } from '@concord/testkit/src/api';
+import { createUser, GENEROUS_LIMITS, sessionToken, startChatApi } from '@concord/testkit/src/chat-api';
+import { call } from '@concord/testkit/src/http';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 import { loadSigningKeys } from './keys';
-import { call, createUser, GENEROUS_LIMITS, sessionToken, startChatApi } from './messages/test-support';
 import type { RunningApi } from './server';
 
 const PASSWORD = 'correct horse battery';

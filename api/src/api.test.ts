@@ -14,7 +14,7 @@ import {
   VoiceGrantResponse,
 } from '@concord/protocol';
 import { loadConfig, type ApiConfig } from './config';
-import { createTestDatabase, type TestDatabase } from './db/testing';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 import { signToken, SIGNING_KEY_FILE } from './keys';
 import { startApi, type RunningApi } from './server';
 

@@ -1,6 +1,6 @@
 import { SessionResponse } from '@concord/protocol';
-import { metricTotal } from '../../tests/support/metric-values';
-import { createServer, expectStatus, startGuildApi, type GuildTestApi } from './guild/test-support';
+import { createServer, expectStatus, startGuildApi, type GuildTestApi } from '@concord/testkit/src/api';
+import { metricTotal } from '@concord/testkit/src/metric-values';
 
 /*
  * The API's metrics on a running API over PostgreSQL and Redis: requests labelled by route

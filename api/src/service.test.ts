@@ -2,8 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SessionResponse } from '@concord/protocol';
-import { expectEcsLines, ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../../service-shell/test/service-process';
-import { createThrowawayPostgres, type ThrowawayPostgres } from './db/testing';
+import { statusOf } from '@concord/testkit/src/http';
+import { createThrowawayPostgres, type ThrowawayPostgres } from '@concord/testkit/src/postgres';
+import { expectEcsLines, ServiceProcess } from '@concord/testkit/src/processes';
+import { ThrowawayRedis } from '@concord/testkit/src/redis';
+import { eventually } from '@concord/testkit/src/wait';
 
 /*
  * The API as the process a cluster runs (api/src/main.ts through the service shell), on a
@@ -55,13 +58,13 @@ test('readyz: not ready while PostgreSQL or Redis is stopped, ready again when i
   expect(await readyz()).toEqual({ status: 503, body: expect.objectContaining({ ready: false, checks: { database: 'failing', redis: 'ok' } }) });
   expect(await statusOf(`${ops}/healthz`)).toBe(200);
   await postgres.start();
-  await waitFor('ready with PostgreSQL back', async () => (await readyz()).status === 200);
+  await eventually(async () => (await readyz()).status === 200, 15_000, 'ready with PostgreSQL back');
 
   await redis.stop();
   expect(await readyz()).toEqual({ status: 503, body: expect.objectContaining({ ready: false, checks: { database: 'ok', redis: 'failing' } }) });
   expect(await statusOf(`${ops}/healthz`)).toBe(200);
   await redis.start();
-  await waitFor('ready with Redis back', async () => (await readyz()).status === 200);
+  await eventually(async () => (await readyz()).status === 200, 15_000, 'ready with Redis back');
 }, 60_000);
 
 test('/metrics on the ops port needs METRICS_TOKEN', async () => {
@@ -93,7 +96,7 @@ test('requests are logged with their request id and user, and no password or tok
   const generatedId = refused.headers.get('x-request-id');
   expect(generatedId).toMatch(/^[0-9a-f-]{36}$/);
 
-  await waitFor('the requests are logged', async () => api.entries().some((entry) => entry['http.request.id'] === generatedId));
+  await eventually(async () => api.entries().some((entry) => entry['http.request.id'] === generatedId), 15_000, 'the requests are logged');
   const entries = api.entries();
   expect(entries.find((entry) => entry['http.request.id'] === 'test-request-0001')).toMatchObject({
     message: 'GET /api/me 200',

@@ -4,7 +4,7 @@
  * field, never a 5xx, and nothing is stored.
  */
 import { ProtocolError, TEXT_ERRORS } from '@concord/protocol';
-import { createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from './guild/test-support';
+import { createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
 
 /** Refused in every field. */
 const NEVER = { NUL: '\u0000', BEL: '\u0007', ESC: '\u001b', DEL: '\u007f', 'C1 NEL': '\u0085', 'C1 CSI': '\u009b', 'lone surrogate': '\ud800' };

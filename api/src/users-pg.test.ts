@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { raceInserts } from '../../tests/support/insert-barrier';
+import { raceInserts } from '@concord/testkit/src/insert-barrier';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 import { openDatabase, type OpenedDatabase } from './db';
-import { createTestDatabase, type TestDatabase } from './db/testing';
 import { UsernameTakenError } from './users';
 import { PgUserStore } from './users-pg';
 

@@ -10,7 +10,7 @@ import {
   type VoiceRequest,
   type VoiceResponse,
 } from '@concord/protocol';
-import { freePortBase } from '@concord/sfu/src/test-support';
+import { freePortBase } from '@concord/testkit/src/ports';
 import { toMediasoup, toWire } from '@concord/sfu/src/wire';
 import type { ConnectControl, ControlEventName, RoomControl } from './client/control';
 import type { SfuProcesses } from './target/platform';

@@ -1,4 +1,7 @@
-import { expectEcsLines, ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../test/service-process';
+import { statusOf } from '@concord/testkit/src/http';
+import { expectEcsLines, ServiceProcess } from '@concord/testkit/src/processes';
+import { ThrowawayRedis } from '@concord/testkit/src/redis';
+import { eventually } from '@concord/testkit/src/wait';
 
 /*
  * The shell in a real process (service-shell/test/fixture-service.ts): configuration refused with
@@ -47,7 +50,7 @@ test('healthz stays up while readyz follows Redis going away and coming back', a
     expect(await statusOf(`${ops}/healthz`)).toBe(200);
 
     await redis.start();
-    await waitFor('readyz is ready again', async () => (await readyz()).status === 200);
+    await eventually(async () => (await readyz()).status === 200, 15_000, 'readyz is ready again');
     expect(await statusOf(`${ops}/healthz`)).toBe(200);
     // The ops port serves nothing else.
     expect(await statusOf(`${ops}/`)).toBe(404);
@@ -80,7 +83,7 @@ test('SIGTERM: not ready at once, the drain step runs to its end, exit 0 within 
   expect(await statusOf(`${ops}/readyz`)).toBe(200);
   const signalled = Date.now();
   fixture.signal('SIGTERM');
-  await waitFor('the drain started', async () => fixture.lines().some((line) => line.includes('"draining"')), 5_000);
+  await eventually(async () => fixture.lines().some((line) => line.includes('"draining"')), 5_000, 'the drain started');
   expect(await statusOf(`${ops}/readyz`)).toBe(503);
   expect(await statusOf(`${ops}/healthz`)).toBe(200);
   expect(await fixture.exited).toEqual({ code: 0, signal: null });

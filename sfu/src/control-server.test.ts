@@ -1,7 +1,8 @@
 import pino from 'pino';
 import type { JoinResponse } from '@concord/protocol';
 import { ControlServer, type ControlHandlers } from './control-server';
-import { ControlClient, eventually, TEST_SECRET } from './test-support';
+import { ControlClient, TEST_SECRET } from '@concord/testkit/src/sfu';
+import { eventually } from '@concord/testkit/src/wait';
 
 const joinResponse: JoinResponse = {
   roomId: 'r',

@@ -3,9 +3,10 @@ import type { InProcessRegistry } from '@concord/registry';
 import type { JoinResponse, NewConsumer, TransportOptions, VoicePermissions } from '@concord/protocol';
 // Test support shared with the load tester: a real WebRTC transport (ICE, DTLS, SRTP) in Node.
 import { MediaTransport } from '../../loadtest/src/client/transport';
-import { metricTotal } from '../../tests/support/metric-values';
+import { metricTotal } from '@concord/testkit/src/metric-values';
+import { ControlClient, opusRtpParameters, sessionOf, startTestNode } from '@concord/testkit/src/sfu';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 import type { SfuNode } from './sfu-node';
-import { ControlClient, eventually, opusRtpParameters, sessionOf, sleep, startTestNode } from './test-support';
 
 /*
  * The SFU node's metrics against a real node: a peer sends real (SRTP) opus packets to its

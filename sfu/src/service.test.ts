@@ -1,5 +1,8 @@
-import { expectEcsLines, ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../../service-shell/test/service-process';
-import { freePortBase } from './test-support';
+import { statusOf } from '@concord/testkit/src/http';
+import { freePortBase } from '@concord/testkit/src/ports';
+import { expectEcsLines, ServiceProcess } from '@concord/testkit/src/processes';
+import { ThrowawayRedis } from '@concord/testkit/src/redis';
+import { eventually } from '@concord/testkit/src/wait';
 
 /* An SFU node as the process a cluster runs (sfu/src/main.ts through the service shell), on a Redis of the test's own. */
 
@@ -28,7 +31,7 @@ test('SFU node: ready with its workers and Redis, not ready without Redis, drain
     expect(await readyz()).toMatchObject({ ready: false, checks: { redis: 'failing', workers: 'ok' } });
     expect(await statusOf(`${ops}/healthz`)).toBe(200);
     await redis.start();
-    await waitFor('ready with Redis back', async () => (await statusOf(`${ops}/readyz`)) === 200);
+    await eventually(async () => (await statusOf(`${ops}/readyz`)) === 200, 15_000, 'ready with Redis back');
     expect(await (await fetch(`${ops}/metrics`)).text()).toMatch(/^concord_sfu_/m);
     sfu.signal('SIGTERM');
     expect(await sfu.exited).toEqual({ code: 0, signal: null });

@@ -1,16 +1,8 @@
 import type { InProcessRegistry } from '@concord/registry';
 import type { JoinResponse, NewConsumer, TransportOptions, VoicePermissions } from '@concord/protocol';
 import type { SfuNode } from './sfu-node';
-import {
-  ControlClient,
-  eventually,
-  FINGERPRINT,
-  opusRtpParameters,
-  sessionOf,
-  sleep,
-  startTestNode,
-  vp8RtpParameters,
-} from './test-support';
+import { ControlClient, FINGERPRINT, opusRtpParameters, sessionOf, startTestNode, vp8RtpParameters } from '@concord/testkit/src/sfu';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 const SPEAKER: VoicePermissions = { speak: true, video: false, screen: false };
 const GRACE_MS = 600;

@@ -1,7 +1,8 @@
 import type { InProcessRegistry } from '@concord/registry';
 import type { VoicePermissions } from '@concord/protocol';
 import type { SfuNode } from './sfu-node';
-import { ControlClient, eventually, sessionOf, startTestNode } from './test-support';
+import { ControlClient, sessionOf, startTestNode } from '@concord/testkit/src/sfu';
+import { eventually } from '@concord/testkit/src/wait';
 
 const SPEAKER: VoicePermissions = { speak: true, video: false, screen: false };
 

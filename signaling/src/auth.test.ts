@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadSigningKeys, signToken, type SigningKeys } from '@concord/api';
 import { SESSION_AUDIENCE, type VoicePermissions } from '@concord/protocol';
-import { errorCode, failure, ok, startHarness, type Harness } from './test-support';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { errorCode, failure, ok } from '@concord/testkit/src/voice-client';
 
 let h: Harness;
 /** A key the API never had: what a forger signs with. */

@@ -1,20 +1,8 @@
 import type { JoinResponse, NewConsumer, TransportOptions } from '@concord/protocol';
-import {
-  errorCode,
-  eventsOf,
-  failure,
-  FINGERPRINT,
-  nextEvent,
-  ok,
-  opusRtpParameters,
-  produceRequest,
-  send,
-  sleep,
-  SPEAKER,
-  startHarness,
-  type ClientSocket,
-  type Harness,
-} from './test-support';
+import { FINGERPRINT, opusRtpParameters } from '@concord/testkit/src/sfu';
+import { SPEAKER, startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { errorCode, eventsOf, failure, nextEvent, ok, produceRequest, send, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { sleep } from '@concord/testkit/src/wait';
 
 /*
  * One room: Alice sends her mic, Bob receives it, Sam may only speak. Each test plays a faulty or

@@ -2,7 +2,9 @@ import pino from 'pino';
 import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { RedisUserConnections } from './connection-cap';
-import { eventually, startHarness, type ClientSocket, type Harness, type SignalingProcess } from './test-support';
+import { startHarness, type Harness, type SignalingProcess } from '@concord/testkit/src/signaling';
+import type { ClientSocket } from '@concord/testkit/src/voice-client';
+import { eventually } from '@concord/testkit/src/wait';
 
 /*
  * Sockets per user (SIGNALING_MAX_SOCKETS_PER_USER): the one past the cap is refused at the

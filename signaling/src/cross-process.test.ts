@@ -1,15 +1,6 @@
-import {
-  errorCode,
-  eventsOf,
-  nextEvent,
-  ok,
-  produceRequest,
-  sleep,
-  startHarness,
-  type ClientSocket,
-  type Harness,
-  type SignalingProcess,
-} from './test-support';
+import { startHarness, type Harness, type SignalingProcess } from '@concord/testkit/src/signaling';
+import { errorCode, eventsOf, nextEvent, ok, produceRequest, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { sleep } from '@concord/testkit/src/wait';
 
 /*
  * Several signaling processes sharing one SFU node, as in a cluster: the node, not any one

@@ -1,5 +1,8 @@
 import type { JoinResponse, Result } from '@concord/protocol';
-import { eventsOf, FINGERPRINT, nextEvent, ok, produceRequest, sleep, startHarness, type Harness } from './test-support';
+import { FINGERPRINT } from '@concord/testkit/src/sfu';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { eventsOf, nextEvent, ok, produceRequest } from '@concord/testkit/src/voice-client';
+import { sleep } from '@concord/testkit/src/wait';
 
 let h: Harness;
 

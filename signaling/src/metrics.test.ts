@@ -1,5 +1,6 @@
-import { metricTotal } from '../../tests/support/metric-values';
-import { errorCode, ok, startHarness, type Harness } from './test-support';
+import { metricTotal } from '@concord/testkit/src/metric-values';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { errorCode, ok } from '@concord/testkit/src/voice-client';
 
 /*
  * Signaling's metrics against a real signaling instance on a real SFU node: sockets and users,

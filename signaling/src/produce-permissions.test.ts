@@ -1,6 +1,7 @@
 import type { NewConsumer, ProducerSource, Result, RtpParameters, VoicePermissions } from '@concord/protocol';
-import { opusRtpParameters, vp8RtpParameters } from '@concord/sfu/src/test-support';
-import { eventually, QUIET_MS, sleep, startRealtime, type RealtimeClient, type RealtimeSetup } from './realtime-test-support';
+import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '@concord/testkit/src/realtime';
+import { opusRtpParameters, vp8RtpParameters } from '@concord/testkit/src/sfu';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 /*
  * What a peer may send follows what it sends, not the label it puts on it: audio needs SPEAK and

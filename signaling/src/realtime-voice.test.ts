@@ -1,6 +1,7 @@
 import type { VoicePermissions, VoiceRemoval, VoiceRemovedReason } from '@concord/protocol';
-import { opusRtpParameters } from '@concord/sfu/src/test-support';
-import { QUIET_MS, sleep, startRealtime, type RealtimeClient, type RealtimeSetup } from './realtime-test-support';
+import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '@concord/testkit/src/realtime';
+import { opusRtpParameters } from '@concord/testkit/src/sfu';
+import { sleep } from '@concord/testkit/src/wait';
 
 const ALL: VoicePermissions = { speak: true, video: true, screen: true };
 const MUTED: VoicePermissions = { speak: false, video: true, screen: true };

@@ -1,4 +1,5 @@
-import { QUIET_MS, presenceOf, sleep, startRealtime, type RealtimeSetup } from './realtime-test-support';
+import { presenceOf, QUIET_MS, startRealtime, type RealtimeSetup } from '@concord/testkit/src/realtime';
+import { sleep } from '@concord/testkit/src/wait';
 
 const typing = (userId: string) => ({ serverId: 'srv-1', channelId: 'chan-1', userId });
 

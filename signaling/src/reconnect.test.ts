@@ -1,15 +1,6 @@
-import {
-  dropConnection,
-  errorCode,
-  eventsOf,
-  nextEvent,
-  ok,
-  produceRequest,
-  sleep,
-  startHarness,
-  type ClientSocket,
-  type Harness,
-} from './test-support';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { dropConnection, errorCode, eventsOf, nextEvent, ok, produceRequest, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { sleep } from '@concord/testkit/src/wait';
 
 const GRACE_MS = 500;
 let h: Harness;

@@ -1,56 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type { JoinResponse } from '@concord/protocol';
 import { RedisRegistry } from '@concord/registry';
 import type { SfuNode } from '@concord/sfu';
 import { ROOM_MOVED_REASON } from '@concord/sfu/src/sfu-node';
-import { freePortBase, startTestNode } from '@concord/sfu/src/test-support';
-import { eventsOf, eventually, nextEvent, ok, produceRequest, startHarness, type ClientSocket, type Harness } from './test-support';
+import { ThrowawayRedis } from '@concord/testkit/src/redis';
+import { startTestNode } from '@concord/testkit/src/sfu';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { eventsOf, nextEvent, ok, produceRequest, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { eventually } from '@concord/testkit/src/wait';
 
 /*
  * Two real SFU nodes and signaling sharing a registry in a Redis of the test's own, which the test
  * restarts empty in the middle of a call. Rooms must not split: the node carrying a room announces
  * it again, and the next joiner lands there, with the peers already in the call.
  */
-
-/** A redis-server on a free loopback port, without persistence, so a restart comes back empty. */
-class ThrowawayRedis {
-  #process: ChildProcess | undefined;
-
-  private constructor(readonly port: number) {}
-
-  static async start(): Promise<ThrowawayRedis> {
-    const redis = new ThrowawayRedis(await freePortBase(1));
-    await redis.#launch();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Kills the server (no goodbye to its clients) and starts an empty one on the same port. */
-  async restartEmpty(): Promise<void> {
-    await this.stop();
-    await this.#launch();
-  }
-
-  async stop(): Promise<void> {
-    const running = this.#process;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGKILL');
-    await exited;
-  }
-
-  async #launch(): Promise<void> {
-    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
-    probe.on('error', () => {});
-    await eventually(async () => (await probe.ping().catch(() => '')) === 'PONG', 5_000);
-    probe.disconnect();
-  }
-}
 
 const KEY_PREFIX = 'registry-loss-test:';
 const ROOM = 'split-guard';

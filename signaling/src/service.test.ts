@@ -1,4 +1,7 @@
-import { expectEcsLines, ServiceProcess, statusOf, ThrowawayRedis, waitFor } from '../../service-shell/test/service-process';
+import { statusOf } from '@concord/testkit/src/http';
+import { expectEcsLines, ServiceProcess } from '@concord/testkit/src/processes';
+import { ThrowawayRedis } from '@concord/testkit/src/redis';
+import { eventually } from '@concord/testkit/src/wait';
 
 /* Signaling as the process a cluster runs (signaling/src/main.ts through the service shell), on a Redis of the test's own. */
 
@@ -27,7 +30,7 @@ test('signaling: ready while Redis answers, stops cleanly on SIGTERM, every line
     expect(await statusOf(`${ops}/readyz`)).toBe(503);
     expect(await statusOf(`${ops}/healthz`)).toBe(200);
     await redis.start();
-    await waitFor('ready with Redis back', async () => (await statusOf(`${ops}/readyz`)) === 200);
+    await eventually(async () => (await statusOf(`${ops}/readyz`)) === 200, 15_000, 'ready with Redis back');
     expect(await (await fetch(`${ops}/metrics`)).text()).toMatch(/^concord_signaling_sockets 0$/m);
     signaling.signal('SIGTERM');
     expect(await signaling.exited).toEqual({ code: 0, signal: null });

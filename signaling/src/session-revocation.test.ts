@@ -7,7 +7,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { InProcessRealtimePublisher, loadConfig, startApi, type RunningApi } from '@concord/api';
-import { createTestDatabase, type TestDatabase } from '@concord/api/src/db/testing';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { startTestNode, TEST_SECRET } from '@concord/testkit/src/sfu';
+import { eventually } from '@concord/testkit/src/wait';
 import {
   SessionResponse,
   VoiceGrantResponse,
@@ -19,7 +21,6 @@ import {
 } from '@concord/protocol';
 import { RedisRevokedSessions, type InProcessRegistry } from '@concord/registry';
 import type { SfuNode } from '@concord/sfu';
-import { eventually, startTestNode, TEST_SECRET } from '@concord/sfu/src/test-support';
 import { loadSignalingConfig } from './config';
 import { Signaling } from './server';
 import { TokenVerifier } from './token-verifier';

@@ -1,17 +1,6 @@
-import {
-  errorCode,
-  eventually,
-  eventsOf,
-  failure,
-  nextEvent,
-  ok,
-  produceRequest,
-  request,
-  sleep,
-  startHarness,
-  type ClientSocket,
-  type Harness,
-} from './test-support';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { errorCode, eventsOf, failure, nextEvent, ok, produceRequest, request, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 /** Bob receiving, Alice sending her mic, in `room`. */
 async function roomWithAudio(h: Harness, room: string): Promise<{ alice: ClientSocket; bob: ClientSocket }> {

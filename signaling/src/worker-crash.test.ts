@@ -1,4 +1,6 @@
-import { errorCode, eventually, eventsOf, nextEvent, ok, produceRequest, sleep, startHarness, type ClientSocket, type Harness } from './test-support';
+import { startHarness, type Harness } from '@concord/testkit/src/signaling';
+import { errorCode, eventsOf, nextEvent, ok, produceRequest, type ClientSocket } from '@concord/testkit/src/voice-client';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 let h: Harness;
 

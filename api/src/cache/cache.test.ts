@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { freePort } from '../db/testing';
+import { freePort } from '@concord/testkit/src/ports';
 import { ApiMetrics } from '../metrics';
 import { CachedLoader, MemoryCache, RedisCache, type Cache } from '.';
 

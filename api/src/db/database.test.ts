@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { ProtocolError } from '@concord/protocol';
 import { Database } from './database';
 import { isUniqueViolation, pgErrorCode } from './errors';
-import { createTestDatabase, createThrowawayPostgres, freePort, type TestDatabase, type ThrowawayPostgres } from './testing';
+import { freePort } from '@concord/testkit/src/ports';
+import { createTestDatabase, createThrowawayPostgres, type TestDatabase, type ThrowawayPostgres } from '@concord/testkit/src/postgres';
 
 let testDb: TestDatabase;
 let db: Database;

@@ -6,7 +6,8 @@
  * request gets alone, and every write against the state it must leave.
  */
 import { Permission } from '@concord/protocol';
-import { createServer, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type Reply, type TestUser } from '../guild/test-support';
+import { createServer, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
+import type { Reply } from '@concord/testkit/src/http';
 
 jest.setTimeout(180_000);
 

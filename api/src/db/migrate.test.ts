@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Database } from './database';
 import { loadMigrations, migrate, MigrationError, MIGRATIONS_DIR } from './migrate';
 import { openDatabase } from './open';
-import { createTestDatabase, type TestDatabase } from './testing';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 
 let testDb: TestDatabase;
 let schemas = 0;

@@ -2,7 +2,7 @@ import { Database, type Queryable } from './database';
 import { isCheckViolation, isForeignKeyViolation, isUniqueViolation } from './errors';
 import { uuidv7 } from './ids';
 import { migrate } from './migrate';
-import { createTestDatabase, type TestDatabase } from './testing';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 
 let testDb: TestDatabase;
 let db: Database;

@@ -1,5 +1,5 @@
 import { Channel, ChannelView, Permission } from '@concord/protocol';
-import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from './test-support';
+import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
 
 let t: GuildTestApi;
 let alice: TestUser;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Invite, InvitePreview, Member, Permission, Server } from '@concord/protocol';
-import { raceInserts } from '../../../tests/support/insert-barrier';
-import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from './test-support';
+import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
+import { raceInserts } from '@concord/testkit/src/insert-barrier';
 
 let t: GuildTestApi;
 let alice: TestUser;

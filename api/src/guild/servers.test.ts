@@ -1,5 +1,5 @@
 import { DEFAULT_EVERYONE_PERMISSIONS, ALL_PERMISSIONS, Channel, Permission, Role, Server, ServerView, UserProfile } from '@concord/protocol';
-import { createRole, createServer, expectError, expectStatus, startGuildApi, type GuildTestApi, type TestUser } from './test-support';
+import { createRole, createServer, expectError, expectStatus, startGuildApi, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
 
 let t: GuildTestApi;
 let alice: TestUser;

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { DEFAULT_EVERYONE_PERMISSIONS, Permission, VoiceGrantClaims, VoiceGrantResponse } from '@concord/protocol';
-import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from './test-support';
+import { createRole, createServer, expectError, expectStatus, startGuildApi, type CreatedServer, type GuildTestApi, type TestUser } from '@concord/testkit/src/api';
 
 let t: GuildTestApi;
 let alice: TestUser;

@@ -4,7 +4,7 @@ import { Agent } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
 import { ProtocolError } from '@concord/protocol';
-import { freePort } from '../db/testing';
+import { freePort } from '@concord/testkit/src/ports';
 import { FirebaseIdentityProvider, type FirebaseProfile, type FirebaseUserDirectory } from './firebase';
 
 /**

@@ -17,12 +17,12 @@ import {
 } from 'firebase/auth';
 import pino from 'pino';
 import { PublicUser, SessionResponse } from '@concord/protocol';
-import { startFirebaseAuthEmulator, type FirebaseAuthEmulator } from '../../../tests/support/firebase-emulator';
-import { raceInserts } from '../../../tests/support/insert-barrier';
+import { startFirebaseAuthEmulator, type FirebaseAuthEmulator } from '@concord/testkit/src/firebase-emulator';
+import { raceInserts } from '@concord/testkit/src/insert-barrier';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 import { createApiApp } from '../app';
 import { loadConfig, type ApiConfig } from '../config';
 import { openDatabase, type OpenedDatabase } from '../db';
-import { createTestDatabase, type TestDatabase } from '../db/testing';
 import { buildApiDeps, type BuiltApiDeps } from '../server';
 import { PgUserStore } from '../users-pg';
 import { buildIdentity, type Identity } from './build';

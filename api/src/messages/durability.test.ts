@@ -4,10 +4,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { Message, MessagePage } from '@concord/protocol';
 import type { Database } from '../db/database';
-import { createTestDatabase, createThrowawayPostgres, type TestDatabase, type ThrowawayPostgres } from '../db/testing';
+import { addMember, createChannel, createServerWithChannel, createUser, sessionToken, startChatApi, type SeededServer } from '@concord/testkit/src/chat-api';
+import { call } from '@concord/testkit/src/http';
+import { createTestDatabase, createThrowawayPostgres, type TestDatabase, type ThrowawayPostgres } from '@concord/testkit/src/postgres';
+import { RecordingPublisher } from '@concord/testkit/src/recording-publisher';
+import { eventually } from '@concord/testkit/src/wait';
 import { loadSigningKeys, type SigningKeys } from '../keys';
 import type { RunningApi } from '../server';
-import { addMember, call, createChannel, createServerWithChannel, createUser, eventually, RecordingPublisher, sessionToken, startChatApi, type SeededServer } from './test-support';
 
 /*
  * What a 201 promises: the message is committed, survives the API going away, and never outlives

@@ -1,6 +1,7 @@
 import type { AccessService } from '../access/access';
 import { ChannelEvents } from './events';
-import { RecordingPublisher, sleep } from './test-support';
+import { RecordingPublisher } from '@concord/testkit/src/recording-publisher';
+import { sleep } from '@concord/testkit/src/wait';
 
 const typing = (userId: string) => ({ serverId: 's', channelId: 'c', userId });
 

@@ -2,26 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_EVERYONE_PERMISSIONS, MAX_DISTINCT_REACTIONS, Message, MessagePage, Permission } from '@concord/protocol';
-import { raceInserts } from '../../../tests/support/insert-barrier';
+import { addMember, createChannel, createServerWithChannel, createUser, grantRole, sessionToken, setMemberOverwrite, startChatApi, type SeededServer } from '@concord/testkit/src/chat-api';
+import { call } from '@concord/testkit/src/http';
+import { raceInserts } from '@concord/testkit/src/insert-barrier';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { RecordingPublisher } from '@concord/testkit/src/recording-publisher';
+import { sleep } from '@concord/testkit/src/wait';
 import { uuidv7 } from '../db/ids';
-import { createTestDatabase, type TestDatabase } from '../db/testing';
 import { loadSigningKeys, type SigningKeys } from '../keys';
 import type { Database } from '../db/database';
 import type { RunningApi } from '../server';
-import {
-  addMember,
-  call,
-  createChannel,
-  createServerWithChannel,
-  createUser,
-  grantRole,
-  RecordingPublisher,
-  sessionToken,
-  setMemberOverwrite,
-  sleep,
-  startChatApi,
-  type SeededServer,
-} from './test-support';
 
 let testDb: TestDatabase;
 let dataDir: string;

@@ -3,26 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Message } from '@concord/protocol';
-import { createTestDatabase, freePort, type TestDatabase } from '../db/testing';
+import { addMember, createChannel, createServerWithChannel, createUser, GENEROUS_LIMITS, sessionToken, startChatApi, type SeededServer } from '@concord/testkit/src/chat-api';
+import { call, type Reply } from '@concord/testkit/src/http';
+import { freePort } from '@concord/testkit/src/ports';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { REDIS_URL } from '@concord/testkit/src/redis';
+import { sleep } from '@concord/testkit/src/wait';
 import { loadSigningKeys, type SigningKeys } from '../keys';
 import { RedisRateLimitStore } from '../rate-limit-redis';
 import { loadConfig } from '../config';
 import { ApiRateLimits, DEFAULT_RATE_LIMITS, type RateLimitRules } from '../rate-limits';
 import type { RunningApi } from '../server';
-import {
-  addMember,
-  call,
-  createChannel,
-  createServerWithChannel,
-  createUser,
-  GENEROUS_LIMITS,
-  REDIS_URL,
-  sessionToken,
-  sleep,
-  startChatApi,
-  type Reply,
-  type SeededServer,
-} from './test-support';
 
 /*
  * Limits counted in Redis hold for the cluster, not per instance: every test runs two API

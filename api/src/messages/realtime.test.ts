@@ -2,11 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Message, Permission } from '@concord/protocol';
-import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '../../../signaling/src/realtime-test-support';
+import { addMember, createServerWithChannel, createUser, sessionToken, setMemberOverwrite, startChatApi, type SeededServer } from '@concord/testkit/src/chat-api';
+import { call } from '@concord/testkit/src/http';
+import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
+import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '@concord/testkit/src/realtime';
+import { sleep } from '@concord/testkit/src/wait';
 import { guildKeys } from '../access';
-import { createTestDatabase, type TestDatabase } from '../db/testing';
 import type { RunningApi } from '../server';
-import { addMember, call, createServerWithChannel, createUser, sessionToken, setMemberOverwrite, sleep, startChatApi, type SeededServer } from './test-support';
 
 /*
  * Chat events from the API's routes to sockets on two signaling instances through Redis, as in a

@@ -1,7 +1,8 @@
 import { decodeJwt } from 'jose';
 import { SessionList, SessionResponse, SignOutEverywhereResponse } from '@concord/protocol';
 import { RedisRevokedSessions } from '@concord/registry';
-import { expectError, expectStatus, REDIS_URL, startGuildApi, type GuildTestApi } from '../guild/test-support';
+import { expectError, expectStatus, startGuildApi, type GuildTestApi } from '@concord/testkit/src/api';
+import { REDIS_URL } from '@concord/testkit/src/redis';
 
 /**
  * Server-side sessions through the real API on PostgreSQL, with its cache in Redis (a cluster)

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { CHROMIUM_ARGS } from '@concord/testkit/src/browser';
 import type { BrowserEntry } from '../setup';
 import { descendantsOf } from '../target/proc';
 
@@ -13,19 +14,6 @@ import { descendantsOf } from '../target/proc';
  */
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--autoplay-policy=no-user-gesture-required',
-];
 const STEP_TIMEOUT_MS = 20_000;
 const POLL_MS = 100;
 const CLOSE_TIMEOUT_MS = 5_000;

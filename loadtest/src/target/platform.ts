@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePortBase } from '@concord/sfu/src/test-support';
+import { freePortBase } from '@concord/testkit/src/ports';
 import { commandName, descendantsOf, listeningPid, parentPid } from './proc';
 
 const ROOT = path.resolve(__dirname, '../../..');

@@ -1,23 +1,18 @@
 /**
- * Fixtures for the message routes' tests: a seeded server on a throwaway database, API instances
- * serving the routes over HTTP, session tokens and a small HTTP client. Not for production code.
+ * API instances for the message routes' tests, sharing one database, signing key and (optionally)
+ * Redis like a cluster's; servers, channels and members seeded straight into the database; tokens
+ * of real server-side sessions.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { DEFAULT_EVERYONE_PERMISSIONS, SESSION_AUDIENCE, type RealtimeEvent, type RealtimeEventName } from '@concord/protocol';
-import { loadConfig } from '../config';
-import { Database } from '../db/database';
-import { uuidv7 } from '../db/ids';
-import { migrate } from '../db/migrate';
-import { signToken, type SigningKeys } from '../keys';
-import { DEFAULT_RATE_LIMITS, type RateLimitRules } from '../rate-limits';
-import { checkedEvent, type Audience, type RealtimePublisher } from '../realtime';
-import { startApi, type RunningApi } from '../server';
-import { SessionStore } from '../sessions';
+import { DEFAULT_RATE_LIMITS, loadConfig, signToken, startApi, type RateLimitRules, type RealtimePublisher, type RunningApi, type SigningKeys } from '@concord/api';
+import { Database } from '@concord/api/src/db/database';
+import { uuidv7 } from '@concord/api/src/db/ids';
+import { migrate } from '@concord/api/src/db/migrate';
+import { SessionStore } from '@concord/api/src/sessions';
+import { DEFAULT_EVERYONE_PERMISSIONS, SESSION_AUDIENCE } from '@concord/protocol';
+import { RecordingPublisher } from './recording-publisher';
+import { REDIS_URL } from './redis';
 
-export { sleep };
-
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** Limits no functional test reaches; rate-limit tests pass their own. Sign-in has AUTH_RATE_LIMIT (see startChatApi). */
@@ -121,72 +116,4 @@ export async function startChatApi(options: ChatApiOptions): Promise<RunningApi>
     ...options.env,
   };
   return startApi(loadConfig(env), silent, { realtime: options.realtime ?? new RecordingPublisher(), rateLimitRules: options.rateLimitRules ?? GENEROUS_LIMITS });
-}
-
-/** Polls `condition` every 10 ms until it holds, for at most `timeoutMs`. */
-export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
-
-export interface Reply<T = unknown> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** A JSON request with a bearer token; `timeoutMs` bounds it (default 10 s). */
-export async function call<T = any>(
-  base: string,
-  method: string,
-  route: string,
-  options: { token?: string; json?: unknown; raw?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.json !== undefined || options.raw !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = options.raw ?? JSON.stringify(options.json);
-  }
-  const response = await fetch(`${base}${route}`, { method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-export interface Published {
-  userIds: string[];
-  event: string;
-  data: any;
-}
-
-/** A publisher that records what would have been delivered, checked against the event schemas as the real ones are. */
-export class RecordingPublisher implements RealtimePublisher {
-  readonly published: Published[] = [];
-
-  async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
-    const checked = checkedEvent(audience, event, data);
-    this.published.push({ userIds: [...checked.userIds].sort(), event, data: checked.data });
-  }
-
-  of(event: RealtimeEventName): Published[] {
-    return this.published.filter((p) => p.event === event);
-  }
-
-  /** The first published event of a kind matching `matches`, past or within `timeoutMs`. */
-  async next(event: RealtimeEventName, matches: (data: any) => boolean = () => true, timeoutMs = 3_000): Promise<Published> {
-    let found: Published | undefined;
-    await eventually(() => (found = this.of(event).find((p) => matches(p.data))) !== undefined, timeoutMs, `a published ${event}`);
-    return found!;
-  }
-
-  async addToServerRoom(): Promise<void> {}
-  async removeFromServerRoom(): Promise<void> {}
-  async setVoicePermissions(): Promise<void> {}
-  async revokeSessions(): Promise<void> {}
-  async removeFromVoice(): Promise<void> {}
-  async close(): Promise<void> {}
 }

@@ -4,49 +4,24 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import { loadSigningKeys, signToken, VoiceGrantIssuer, type SigningKeys } from '@concord/api';
-import {
-  SESSION_AUDIENCE,
-  SOURCE_KIND,
-  type ClientToServerEvents,
-  type ErrorBody,
-  type MediaKind,
-  type ProducerSource,
-  type Result,
-  type RevokedSessions,
-  type RoomId,
-  type ServerToClientEvents,
-  type VoiceEvent,
-  type VoiceEventName,
-  type VoicePermissions,
-  type VoiceRequest,
-  type VoiceRequestName,
-  type VoiceResponse,
-} from '@concord/protocol';
+import { SESSION_AUDIENCE, type RevokedSessions, type RoomId, type VoicePermissions, type VoiceResponse } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfigOverrides, SfuNode } from '@concord/sfu';
-import { eventually, opusRtpParameters, startTestNode, TEST_SECRET, vp8RtpParameters } from '@concord/sfu/src/test-support';
-import { loadSignalingConfig, type SignalingConfig } from './config';
-import type { UserConnections } from './connection-cap';
-import { Signaling } from './server';
-import { TokenVerifier } from './token-verifier';
+import { loadSignalingConfig, Signaling, TokenVerifier, type SignalingConfig } from '@concord/signaling';
+import type { UserConnections } from '@concord/signaling/src/connection-cap';
+import { startTestNode, TEST_SECRET } from './sfu';
+import { ok, recordEvents, type ClientSocket } from './voice-client';
 
 /*
- * Shared by signaling's test files: a real SFU node (mediasoup) with an in-process registry, a real
- * Signaling on an HTTP server on a free port, real ES256 tokens from the API's own key code, and
- * socket.io clients speaking the typed voice protocol.
+ * Signaling under test: a real SFU node (mediasoup) with an in-process registry, real Signaling
+ * processes on HTTP servers on free ports, real ES256 tokens from the API's own key code, and
+ * socket.io clients of theirs (./voice-client) speaking the typed voice protocol.
  */
-
-export { eventually, FINGERPRINT, opusRtpParameters, sleep, vp8RtpParameters } from '@concord/sfu/src/test-support';
-
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export const ALL_PERMISSIONS: VoicePermissions = { speak: true, video: true, screen: true };
 export const SPEAKER: VoicePermissions = { speak: true, video: false, screen: false };
-
-/** Long enough for a real SFU round trip on a busy CI box, short enough that a lost ack fails fast. */
-const ACK_TIMEOUT_MS = 5_000;
 
 /** How one signaling process of the harness is set up. */
 export interface SignalingOptions {
@@ -164,7 +139,7 @@ async function startSignaling(
   const open = (auth: Record<string, unknown>): ClientSocket => {
     // forceNew: one client is one connection; socket.io would otherwise multiplex them on one.
     const socket: ClientSocket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-    record(socket);
+    recordEvents(socket);
     sockets.add(socket);
     return socket;
   };
@@ -285,93 +260,4 @@ export class TcpProxy {
     });
     this.#port = (this.#server.address() as AddressInfo).port;
   }
-}
-
-/* ---- The client side of the voice protocol ---- */
-
-/** A typed request; answers the ack's Result. */
-export function request<N extends VoiceRequestName>(socket: ClientSocket, name: N, payload: VoiceRequest<N>): Promise<Result<VoiceResponse<N>>> {
-  return send(socket, name, payload) as Promise<Result<VoiceResponse<N>>>;
-}
-
-/** Any arguments, as a faulty or hostile client could send them, with an ack appended. */
-export async function send(socket: ClientSocket, name: string, ...args: unknown[]): Promise<Result<unknown>> {
-  // Untyped on purpose: tests send what the protocol forbids.
-  const timed = socket.timeout(ACK_TIMEOUT_MS) as unknown as { emitWithAck(name: string, ...args: unknown[]): Promise<Result<unknown>> };
-  try {
-    return await timed.emitWithAck(name, ...args);
-  } catch {
-    throw new Error(`no ack for ${name} within ${ACK_TIMEOUT_MS} ms`);
-  }
-}
-
-/** A produce request for `source`, with the RTP parameters a browser would declare for its kind. */
-export function produceRequest(
-  transportId: string,
-  source: ProducerSource,
-  ssrc: number,
-  kind: MediaKind = SOURCE_KIND[source],
-): VoiceRequest<'voice:produce'> {
-  return { transportId, kind, source, rtpParameters: kind === 'audio' ? opusRtpParameters(ssrc) : vp8RtpParameters(ssrc) };
-}
-
-/** The data of a successful request; fails the test with the error otherwise. */
-export async function ok<N extends VoiceRequestName>(socket: ClientSocket, name: N, payload: VoiceRequest<N>): Promise<VoiceResponse<N>> {
-  const result = await request(socket, name, payload);
-  if (!result.ok) throw new Error(`${name} failed: ${result.error.code} ${result.error.message}`);
-  return result.data;
-}
-
-/** The error of a request expected to fail (any payload). */
-export async function failure(socket: ClientSocket, name: string, payload: unknown): Promise<ErrorBody> {
-  const result = await send(socket, name, payload);
-  if (result.ok) throw new Error(`${name} succeeded unexpectedly: ${JSON.stringify(result.data)}`);
-  return result.error;
-}
-
-/** The error code of a request expected to fail. */
-export const errorCode = async (socket: ClientSocket, name: string, payload: unknown): Promise<string> => (await failure(socket, name, payload)).code;
-
-/* ---- Events a client received ---- */
-
-interface Received {
-  event: string;
-  data: unknown;
-}
-const receivedBy = new WeakMap<ClientSocket, Received[]>();
-
-/** Records every event from the first moment, so a test can ask about the past as well as wait. */
-function record(socket: ClientSocket): void {
-  const received: Received[] = [];
-  receivedBy.set(socket, received);
-  socket.onAny((event: string, data: unknown) => received.push({ event, data }));
-}
-
-/** Every event of a kind the client received so far, in order. */
-export function eventsOf<E extends VoiceEventName>(socket: ClientSocket, event: E): VoiceEvent<E>[] {
-  return (receivedBy.get(socket) ?? []).filter((r) => r.event === event).map((r) => r.data as VoiceEvent<E>);
-}
-
-/** The first received event of a kind, past or future, that matches. */
-export async function nextEvent<E extends VoiceEventName>(
-  socket: ClientSocket,
-  event: E,
-  matches: (data: VoiceEvent<E>) => boolean = () => true,
-  timeoutMs = 5_000,
-): Promise<VoiceEvent<E>> {
-  let found: VoiceEvent<E> | undefined;
-  await eventually(() => {
-    found = eventsOf(socket, event).find(matches);
-    return found !== undefined;
-  }, timeoutMs).catch(() => {
-    throw new Error(`no matching ${event} within ${timeoutMs} ms`);
-  });
-  return found as VoiceEvent<E>;
-}
-
-/** Drops a client's connection without a goodbye, as a lost network would. */
-export function dropConnection(socket: ClientSocket): Promise<void> {
-  const gone = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
-  socket.io.engine.close();
-  return gone;
 }

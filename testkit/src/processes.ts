@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../../api/src/db/testing';
+import { eventually, sleep } from './wait';
 
-/*
- * Test support: a service started as a real process through tsx (its own process group), its
- * output kept line by line, and a throwaway Redis the test can stop and start again.
- */
+/* A service started as a real process through tsx (its own process group), its output kept line by line for checks and failure reports. */
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 /** Settings a developer's shell may carry that must not leak into the service under test. */
 const OWN_SETTINGS = /^(SFU_|SIGNALING_|API_|REDIS_|CONCORD_|CORS_|SESSION_TTL|GRANT_TTL|AUTH_RATE_LIMIT|LOG_|OPS_|METRICS_TOKEN|SHUTDOWN_|DATABASE_URL|PORT|HOST)/;
+/** How much of a process's output a failure report shows, from the end. */
+const REPORT_CHARS = 64 * 1024;
 
 export interface ExitStatus {
   code: number | null;
@@ -24,18 +23,27 @@ export class ServiceProcess {
   private stdout = '';
   private stderr = '';
 
-  /** `script` relative to the repository root. */
-  constructor(script: string, env: Record<string, string>) {
+  /** `script` relative to the repository root; `name` says which process it is in reports. */
+  constructor(
+    script: string,
+    env: Record<string, string>,
+    readonly name = script,
+  ) {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !OWN_SETTINGS.test(key)));
     this.child = spawn(TSX, [script], { cwd: ROOT, env: { ...inherited, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.child.once('error', (error) => (this.stderr += `spawn failed: ${error.message}\n`));
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         resolve(this.exit);
       }),
     );
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
   }
 
   /** Every complete line written to stdout so far. */
@@ -76,20 +84,40 @@ export class ServiceProcess {
     return entry['url.full'] as string;
   }
 
+  /** SIGTERM and SIGINT are the clean stop: tsx relays them to the service, which drains and exits. */
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }
 
-  /** Ends the whole group (tsx, node and any workers) if still there. */
-  async kill(): Promise<void> {
-    if (this.child.pid !== undefined && !this.exit) {
-      try {
-        process.kill(-this.child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: gone already.
-      }
-      await this.exited;
+  /**
+   * A crash: SIGKILL to the whole group. tsx runs the service in a child process, so killing tsx
+   * alone would leave the service running; the group also holds its mediasoup workers.
+   */
+  crash(): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is gone already.
     }
+  }
+
+  /** Ends the whole group if still there, and resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.child.pid === undefined) return;
+    this.crash();
+    await this.exited;
+  }
+
+  /** Resolves once the process has exited; fails after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<void> {
+    await eventually(() => !this.running, timeoutMs, `${this.name} exits`);
+  }
+
+  /** The process's state and the end of its output, for a failure report. */
+  report(): string {
+    const status = this.exit ? `exited (code ${this.exit.code}, signal ${this.exit.signal})` : 'running';
+    return `\n===== ${this.name}: ${status} =====\n${this.output().slice(-REPORT_CHARS) || '(no output)\n'}`;
   }
 }
 
@@ -102,64 +130,5 @@ export function expectEcsLines(fixture: ServiceProcess, service: string): void {
   for (const entry of entries) {
     expect(ECS_FIELDS.filter((field) => !(field in entry))).toEqual([]);
     expect(entry['service.name']).toBe(service);
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns true; fails after `timeoutMs` with `what`. */
-export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
-
-/** The status of GET url, or 0 when nothing answers. */
-export const statusOf = (url: string, init?: RequestInit): Promise<number> =>
-  fetch(url, init).then(
-    (response) => response.status,
-    () => 0,
-  );
-
-/** A Redis of the test's own on a free loopback port, without persistence; stop() and start() it at will. */
-export class ThrowawayRedis {
-  private process: ChildProcess | undefined;
-
-  private constructor(readonly port: number) {}
-
-  static async start(): Promise<ThrowawayRedis> {
-    const redis = new ThrowawayRedis(await freePort());
-    await redis.start();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    this.process = child;
-    const net = await import('node:net');
-    await waitFor(`redis-server answers on ${this.port}`, () =>
-      new Promise((resolve) => {
-        const socket = net.connect(this.port, '127.0.0.1', () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      }),
-    );
-  }
-
-  async stop(): Promise<void> {
-    const child = this.process;
-    this.process = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
   }
 }

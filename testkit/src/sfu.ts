@@ -1,5 +1,3 @@
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import type {
   ControlRequest,
@@ -14,50 +12,13 @@ import type {
   VoiceEventName,
 } from '@concord/protocol';
 import { InProcessRegistry, type RoomRegistry } from '@concord/registry';
-import { loadSfuConfig, type SfuConfigOverrides } from './config';
-import { SfuNode } from './sfu-node';
+import { loadSfuConfig, SfuNode, type SfuConfigOverrides } from '@concord/sfu';
+import { freePortBase } from './ports';
+import { firstArrival } from './wait';
 
-/* Shared by the SFU's test files: a real node on free ports and a control client talking to it. */
+/* A real SFU node on free ports, a control client talking to it as signaling does, and the RTP parameters a browser would declare. */
 
 export const TEST_SECRET = 'sfu-test-secret-0123456789';
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` holds; bounded, so a broken expectation fails instead of hanging. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(25);
-  }
-}
-
-/** `count` consecutive ports free for both UDP and TCP on loopback, from a random spot of a high range. */
-export async function freePortBase(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range found');
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const tcp = await new Promise<boolean>((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-  if (!tcp) return false;
-  return new Promise<boolean>((resolve) => {
-    const socket = dgram.createSocket('udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-  });
-}
 
 /** A started node on free ports, announced in `registry` (by default a fresh in-process one). */
 export async function startTestNode<R extends RoomRegistry = InProcessRegistry>(
@@ -165,14 +126,7 @@ export class ControlClient {
     matches: (data: VoiceEvent<E>) => boolean = () => true,
     timeoutMs = 5_000,
   ): Promise<VoiceEvent<E>> {
-    let found: VoiceEvent<E> | undefined;
-    await eventually(() => {
-      found = this.eventsFor(roomId, recipient, event).find(matches);
-      return found !== undefined;
-    }, timeoutMs).catch(() => {
-      throw new Error(`no ${event} for ${JSON.stringify(recipient)} in ${roomId} within ${timeoutMs} ms`);
-    });
-    return found as VoiceEvent<E>;
+    return firstArrival(() => this.eventsFor(roomId, recipient, event), matches, timeoutMs, `${event} for ${JSON.stringify(recipient)} in ${roomId}`);
   }
 
   /** Every received event of a kind that signaling would hand to the recipient in the room. */

@@ -1,5 +1,5 @@
 import type { Person } from './browser';
-import { waitUntil } from './browser';
+import { waitUntil } from './wait';
 
 /*
  * What a call looks like from inside a page: its participant tiles (read from the DOM through the

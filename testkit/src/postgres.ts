@@ -1,15 +1,15 @@
 /**
- * Test fixtures for code on top of the database: a throwaway database on the shared PostgreSQL,
- * and a throwaway PostgreSQL server to stop and start. Not for production code.
+ * PostgreSQL for tests: a throwaway database on the shared server, and a throwaway server of the
+ * test's own to stop and start.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './ports';
 
 const run = promisify(execFile);
 
@@ -48,17 +48,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ThrowawayPostgres {
   url: string;

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { freePortBase } from '../../sfu/src/test-support';
+import { freePortBase } from './ports';
+import { sleep } from './wait';
 
 /*
  * The platform and real browsers for end-to-end tests, screenshots and benchmarks: `npm start`'s
@@ -200,17 +201,6 @@ export function attribute(page: Page, testId: string, name: string): Promise<str
   return page.evaluate((id, attr) => document.querySelector(`[data-testid=${id}]`)?.getAttribute(attr) ?? null, testId, name);
 }
 
-/** Polls `probe` until `done` holds, for at most `timeoutMs`; the error names what was awaited and the last value seen. */
-export async function waitUntil<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, show: (value: T) => string = (v) => JSON.stringify(v, null, 1)): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}; last seen:\n${show(value)}`);
-    await sleep(100);
-  }
-}
-
 export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
@@ -218,8 +208,4 @@ export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void
   } catch {
     // already gone
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

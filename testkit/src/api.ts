@@ -1,83 +1,21 @@
 /**
- * Fixtures for the guild routes' tests: the whole API (startApi) on a throwaway database, its
+ * The whole API (startApi) for route tests: on a throwaway database (or embedded PGlite), its
  * cache in the real Redis under a key prefix of its own, a publisher that records what it was
- * asked to deliver, and a small HTTP client. Not for production code.
+ * asked to deliver, and a small HTTP client bound to it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import pino from 'pino';
-import { HttpErrorBody, SessionResponse, type RealtimeEvent, type RealtimeEventName, type SessionRevocation, type VoicePermissions, type VoiceRemoval } from '@concord/protocol';
-import { loadConfig } from '../config';
-import { createTestDatabase, type TestDatabase } from '../db/testing';
-import { checkedEvent, checkedRevocation, checkedVoicePermissions, checkedVoiceRemoval, type Audience, type RealtimePublisher } from '../realtime';
-import { startApi, type RunningApi } from '../server';
-import type { PresenceReader } from './deps';
+import { loadConfig, startApi, type PresenceReader, type RunningApi } from '@concord/api';
+import { HttpErrorBody, SessionResponse } from '@concord/protocol';
+import { call, type CallOptions, type Reply } from './http';
+import { createTestDatabase, type TestDatabase } from './postgres';
+import { RecordingPublisher } from './recording-publisher';
+import { deleteKeys, REDIS_URL } from './redis';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-export interface Published {
-  userIds: string[];
-  event: RealtimeEventName;
-  data: any;
-}
-
-/** Records every call, checked against the schemas as the real publishers check them. */
-export class RecordingPublisher implements RealtimePublisher {
-  readonly published: Published[] = [];
-  readonly voice: { userId: string; roomId: string; permissions: VoicePermissions }[] = [];
-  readonly rooms: { op: 'add' | 'remove'; userId: string; serverId: string }[] = [];
-  readonly revocations: SessionRevocation[] = [];
-  readonly removals: VoiceRemoval[] = [];
-
-  async publish<E extends RealtimeEventName>(audience: Audience, event: E, data: RealtimeEvent<E>): Promise<void> {
-    const checked = checkedEvent(audience, event, data);
-    this.published.push({ userIds: [...checked.userIds].sort(), event, data: checked.data });
-  }
-
-  async addToServerRoom(userId: string, serverId: string): Promise<void> {
-    this.rooms.push({ op: 'add', userId, serverId });
-  }
-
-  async removeFromServerRoom(userId: string, serverId: string): Promise<void> {
-    this.rooms.push({ op: 'remove', userId, serverId });
-  }
-
-  async setVoicePermissions(userId: string, roomId: string, permissions: VoicePermissions): Promise<void> {
-    this.voice.push(checkedVoicePermissions(userId, roomId, permissions));
-  }
-
-  async removeFromVoice(removal: VoiceRemoval): Promise<void> {
-    this.removals.push(checkedVoiceRemoval(removal));
-  }
-
-  async revokeSessions(revocation: SessionRevocation): Promise<void> {
-    this.revocations.push(checkedRevocation(revocation));
-  }
-
-  async close(): Promise<void> {}
-
-  of<E extends RealtimeEventName>(event: E): (Omit<Published, 'data'> & { data: RealtimeEvent<E> })[] {
-    return this.published.filter((entry) => entry.event === event);
-  }
-
-  clear(): void {
-    this.published.length = 0;
-    this.voice.length = 0;
-    this.rooms.length = 0;
-    this.revocations.length = 0;
-    this.removals.length = 0;
-  }
-}
-
-export interface Reply<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
 
 export interface TestUser {
   id: string;
@@ -93,7 +31,7 @@ export interface GuildTestApi {
   publisher: RecordingPublisher;
   /** The Redis key prefix of this instance's cache. */
   keyPrefix: string;
-  call<T = any>(method: string, route: string, options?: { token?: string; json?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply<T>>;
+  call<T = any>(method: string, route: string, options?: CallOptions): Promise<Reply<T>>;
   signUp(name: string): Promise<TestUser>;
   close(): Promise<void>;
 }
@@ -136,29 +74,12 @@ export async function startGuildApi(options: GuildTestOptions = {}): Promise<Gui
     rateLimitRules: { inviteUser: generous, inviteIp: generous, joinUser: generous, joinIp: generous, messageUser: generous, messageIp: generous, serverCreateUser: generous, serverCreateIp: generous },
   });
 
-  async function call<T>(method: string, route: string, request: { token?: string; json?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
-    const headers: Record<string, string> = { ...request.headers };
-    if (request.token) headers.authorization = `Bearer ${request.token}`;
-    let body: string | undefined;
-    if (request.json !== undefined || request.raw !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = request.raw ?? JSON.stringify(request.json);
-    }
-    const response = await fetch(`${api.url}${route}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON (metrics)
-    }
-    return { status: response.status, headers: response.headers, body: parsed as T };
-  }
+  const callApi = <T>(method: string, route: string, options?: CallOptions) => call<T>(api.url, method, route, options);
 
   async function signUp(name: string): Promise<TestUser> {
     userCounter += 1;
     const username = `${name}${userCounter}`.slice(0, 32);
-    const reply = await call('POST', '/api/auth/local/signup', { json: { username, password: 'correct horse battery', displayName: name } });
+    const reply = await callApi('POST', '/api/auth/local/signup', { json: { username, password: 'correct horse battery', displayName: name } });
     if (reply.status !== 201) throw new Error(`sign-up of ${name} failed: ${reply.status} ${JSON.stringify(reply.body)}`);
     const session = SessionResponse.parse(reply.body);
     return { id: session.user.id, name, token: session.token };
@@ -173,23 +94,7 @@ export async function startGuildApi(options: GuildTestOptions = {}): Promise<Gui
       if (options.redis !== false) await deleteKeys(keyPrefix);
     })());
 
-  return { url: api.url, api, database, publisher, keyPrefix, call, signUp, close };
-}
-
-/** Removes a test's keys from the shared Redis. */
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  return { url: api.url, api, database, publisher, keyPrefix, call: callApi, signUp, close };
 }
 
 /** Asserts the one error shape with this status and code, and returns the error. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Redis } from 'ioredis';
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import {
   InProcessRealtimePublisher,
   loadSigningKeys,
@@ -19,21 +19,19 @@ import {
   realtimeRedisKey,
   SESSION_AUDIENCE,
   serverRoom,
-  type ClientToServerEvents,
   type RealtimeEvent,
   type RealtimeEventName,
   type Result,
-  type ServerToClientEvents,
   type VoicePermissions,
 } from '@concord/protocol';
 import { InProcessPresenceStore, InProcessRegistry, RedisPresenceStore, type PresenceStore, type RoomRegistry } from '@concord/registry';
 import type { SfuNode } from '@concord/sfu';
-import { eventually, sleep, startTestNode, TEST_SECRET } from '@concord/sfu/src/test-support';
-import { loadSignalingConfig } from './config';
-import type { ServerMembershipSource } from './presence';
-import { Signaling } from './server';
-import { NOTHING_REVOKED, sessionOf } from './test-support';
-import { TokenVerifier } from './token-verifier';
+import { loadSignalingConfig, Signaling, TokenVerifier, type ServerMembershipSource } from '@concord/signaling';
+import { REDIS_URL, deleteKeys } from './redis';
+import { startTestNode, TEST_SECRET } from './sfu';
+import { NOTHING_REVOKED, sessionOf } from './signaling';
+import type { ClientSocket } from './voice-client';
+import { eventually } from './wait';
 
 /*
  * For real-time tests: signaling instances on free ports (through Redis like a cluster, or one in
@@ -41,13 +39,8 @@ import { TokenVerifier } from './token-verifier';
  * socket.io clients that record every event they receive.
  */
 
-export { eventually, sleep };
-
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** How long a test waits to be sure that something did not arrive. */
 export const QUIET_MS = 300;
-
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface RealtimeSetupOptions {
   /** `redis`: the cluster path (adapter, emitter, Redis presence). `in-process`: the embedded default. */
@@ -188,13 +181,6 @@ async function adaptersSubscribed(keyPrefix: string, instances: number): Promise
   } finally {
     await redis.quit();
   }
-}
-
-async function deleteKeys(keyPrefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
 }
 
 interface Received {
