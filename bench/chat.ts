@@ -29,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { io, type Socket } from 'socket.io-client';
+import { deleteKeys } from '@concord/testkit/src/redis';
 import { loadSigningKeys, type SigningKeys } from '../api/src/keys';
 import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
 import type { HostReply, HostRequest } from './api-host';
@@ -493,23 +494,8 @@ async function main(args: string[]): Promise<void> {
     for (const child of children.reverse()) await stopChild(child).catch(() => undefined);
     if (adminClient && benchDatabase) await adminClient.query(`DROP DATABASE IF EXISTS ${benchDatabase} WITH (FORCE)`).catch(() => undefined);
     await adminClient?.end().catch(() => undefined);
-    if (redisUrl) {
-      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      try {
-        await redis.connect();
-        let cursor = '0';
-        for (let i = 0; i < 10_000; i++) {
-          const [next, found] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-          if (found.length > 0) await redis.del(...found);
-          cursor = next;
-          if (cursor === '0') break;
-        }
-      } catch {
-        // Best effort: the keys expire or are namespaced by this run.
-      } finally {
-        redis.disconnect();
-      }
-    }
+    // Best effort: the keys are namespaced by this run.
+    if (redisUrl) await deleteKeys(keyPrefix, redisUrl).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   };
   let interrupted = false;
