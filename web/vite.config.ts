@@ -1,5 +1,6 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
+import { precompress } from './precompress';
 
 /** Where the API + signaling server listens in development (one origin serves both). */
 const server = 'http://127.0.0.1:3000';
@@ -18,7 +19,7 @@ function assetBase(): string {
 
 export default defineConfig({
   base: assetBase(),
-  plugins: [react()],
+  plugins: [react(), precompress()],
   resolve: {
     // The protocol package ships TypeScript source; bundle it like our own code.
     alias: { '@concord/protocol': new URL('../protocol/src/index.ts', import.meta.url).pathname },
