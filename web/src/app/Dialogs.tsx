@@ -1,18 +1,29 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import { ChannelName, InviteCode, ServerName } from '@concord/protocol';
 import type { Invite, InvitePreview } from '@concord/protocol';
 import { describeError } from '../describe-error';
 import { channelPath, navigate } from '../router';
+import { Loading } from '../ui/Loading';
 import { ErrorText, Modal } from '../ui/Modal';
 import { Hash, SpeakerIcon } from '../ui/icons';
-import { ChannelSettings } from '../settings/ChannelSettings';
-import { ServerSettings } from '../settings/ServerSettings';
-import { UserSettings } from '../settings/UserSettings';
 import { useServices } from './context';
 import type { Dialog } from './context';
 
+// The settings dialogs load when first opened: chat does not need them.
+const ServerSettings = lazy(() => import('../settings/ServerSettings').then((module) => ({ default: module.ServerSettings })));
+const ChannelSettings = lazy(() => import('../settings/ChannelSettings').then((module) => ({ default: module.ChannelSettings })));
+const UserSettings = lazy(() => import('../settings/UserSettings').then((module) => ({ default: module.UserSettings })));
+
 export function Dialogs({ dialog, onClose }: { dialog: Dialog; onClose: () => void }) {
+  return (
+    <Suspense fallback={<Loading label="Loading settings" floating />}>
+      <DialogContent dialog={dialog} onClose={onClose} />
+    </Suspense>
+  );
+}
+
+function DialogContent({ dialog, onClose }: { dialog: Dialog; onClose: () => void }) {
   switch (dialog.kind) {
     case 'create-server':
       return <CreateServer onClose={onClose} />;

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { Permission } from '@concord/protocol';
 import type { SessionResponse } from '@concord/protocol';
 import { ApiClient } from '../api/client';
@@ -8,7 +8,8 @@ import { Gateway } from '../realtime/gateway';
 import { channelPath, navigate, parseRoute, useRoute } from '../router';
 import { AppStore, canView } from '../state/store';
 import { Logo, Menu, Users } from '../ui/icons';
-import { CallError, CallPane } from '../voice/CallPane';
+import { Loading } from '../ui/Loading';
+import { CallError } from '../voice/CallError';
 import { VoiceController } from '../voice/controller';
 import { usePushToTalk } from '../voice/push-to-talk';
 import { ChannelHeader } from './ChannelHeader';
@@ -19,6 +20,9 @@ import { Dialogs } from './Dialogs';
 import { MemberList } from './MemberList';
 import { ServerRail } from './ServerRail';
 import { usePresenceReporting } from './presence';
+
+// The call view and the call stack behind it (mediasoup-client) load when a voice channel opens.
+const CallPane = lazy(() => import('../voice/CallPane').then((module) => ({ default: module.CallPane })));
 
 /** Everything after sign-in: services for the session, then the layout. */
 export function Shell({ session, onSignOut }: { session: SessionResponse; onSignOut: () => void }) {
@@ -168,13 +172,15 @@ function Layout() {
           ) : channel && canSeeChannel && channel.kind === 'text' ? (
             <ChatPane key={channel.id} channel={channel} />
           ) : channel && canSeeChannel && channel.kind === 'voice' ? (
-            <CallPane channel={channel} />
+            <Suspense fallback={<Loading label="Loading the call" />}>
+              <CallPane channel={channel} />
+            </Suspense>
           ) : guild?.error ? (
             <Welcome title="Cannot load this server" text={guild.error} />
           ) : guild?.loaded ? (
             <Welcome title={guild.server.name} text="No channel you can see here yet." />
           ) : (
-            <div className="loading" role="status" aria-label="Loading" />
+            <Loading />
           )}
         </div>
       </main>

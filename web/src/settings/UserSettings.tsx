@@ -4,7 +4,7 @@ import { useAppState, useServices, useVoice } from '../app/context';
 import { useSubmit } from '../app/Dialogs';
 import { describeError } from '../describe-error';
 import { ErrorText, Modal } from '../ui/Modal';
-import { keyName } from '../voice/CallPane';
+import { keyName } from '../voice/push-to-talk';
 
 type Tab = 'account' | 'voice';
 

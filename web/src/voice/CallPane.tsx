@@ -7,7 +7,6 @@ import type { ParticipantView } from '../call/participant';
 import type { CallRoom, CallSnapshot } from '../call/room';
 import { Avatar } from '../ui/Avatar';
 import {
-  Close,
   Gear,
   Headphones,
   HeadphonesOff,
@@ -24,25 +23,12 @@ import {
 import { layoutTiles } from './layout';
 import type { Box } from './layout';
 import { TrackAudio, TrackVideo } from './media';
+import { CallError } from './CallError';
+import { keyName } from './push-to-talk';
 import { VoiceState } from './VoiceState';
 
 export type TileSource = 'camera' | 'screen';
 const tileKey = (participantId: string, source: TileSource) => `${participantId}:${source}`;
-
-/** What went wrong with the call, or why it ended (say, its user was removed), until dismissed. */
-export function CallError({ className = 'call-error' }: { className?: string }) {
-  const { voice } = useServices();
-  const { error } = useVoice();
-  if (!error) return null;
-  return (
-    <p className={className} role="alert" data-testid="call-error">
-      {error}
-      <button className="icon-button tiny" aria-label="Dismiss" onClick={() => voice.dismissError()}>
-        <Close size={14} />
-      </button>
-    </p>
-  );
-}
 
 /** A voice channel: the join card when we are not in it, the call when we are. */
 export function CallPane({ channel }: { channel: ChannelView }) {
@@ -52,23 +38,27 @@ export function CallPane({ channel }: { channel: ChannelView }) {
   const canConnect = store.can(channel.serverId, Permission.CONNECT, channel.id);
 
   if (!here || !voice.currentRoom || !view.call) {
-    const elsewhere = view.channelId ? store.channel(view.channelId) : undefined;
+    // Joined, while the call's code is still on its way (it loads on the first join).
+    const starting = view.channelId === channel.id;
+    const elsewhere = view.channelId && !starting ? store.channel(view.channelId) : undefined;
     return (
       <section className="call-lobby" aria-label={`Voice channel ${channel.name}`}>
-        <VoiceState state="disconnected" />
+        <VoiceState state={starting ? 'connecting' : 'disconnected'} />
         <span className="lobby-icon" aria-hidden="true">
           <SpeakerIcon size={48} />
         </span>
         <h2>{channel.name}</h2>
         <p className="muted">
-          {canConnect
+          {starting
+            ? 'Joining…'
+            : canConnect
             ? elsewhere
               ? `You are in ${elsewhere.name}. Joining here leaves it.`
               : 'No one can hear or see you until you join.'
             : 'You do not have permission to join this voice channel.'}
         </p>
         <CallError className="error" />
-        <button className="primary big" data-testid="voice-join" disabled={!canConnect} onClick={() => voice.join(channel.serverId, channel.id)}>
+        <button className="primary big" data-testid="voice-join" disabled={!canConnect || starting} onClick={() => voice.join(channel.serverId, channel.id)}>
           Join voice
         </button>
       </section>
@@ -314,10 +304,4 @@ function Controls({ room, snapshot }: { room: CallRoom; snapshot: CallSnapshot }
       </button>
     </div>
   );
-}
-
-export function keyName(code: string): string {
-  if (code.startsWith('Key')) return code.slice(3);
-  if (code.startsWith('Digit')) return code.slice(5);
-  return code.replace(/(Left|Right)$/, ' ($1)');
 }

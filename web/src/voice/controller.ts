@@ -1,8 +1,7 @@
 import type { ApiClient } from '../api/client';
 import { exposeDebugHook } from '../call/diagnostics';
 import { TypedEmitter } from '../call/emitter';
-import { CallRoom } from '../call/room';
-import type { CallSnapshot } from '../call/room';
+import type { CallRoom, CallSnapshot } from '../call/room';
 import { openSignalingSocket } from '../call/signaling-client';
 import { describeError } from '../describe-error';
 
@@ -19,6 +18,9 @@ export interface VoicePreferences {
 }
 
 const KEY = 'concord.voice';
+
+/** The call stack (mediasoup-client and the call room) loads on the first join, not with the chat. */
+const loadCallStack = () => import('../call/room');
 const DEFAULTS: VoicePreferences = { camera_on_join: true, pushToTalk: false, pushToTalkKey: 'KeyV' };
 
 function loadPreferences(): VoicePreferences {
@@ -48,6 +50,8 @@ export interface VoiceView {
 export class VoiceController extends TypedEmitter<{ changed: [] }> {
   private room: CallRoom | null = null;
   private offRoom: Array<() => void> = [];
+  /** Counts joins, so that one still loading the call stack when it is left or replaced is dropped. */
+  private joins = 0;
   private view: VoiceView = { channelId: null, serverId: null, call: null, error: null, preferences: loadPreferences(), talking: false };
 
   constructor(
@@ -71,14 +75,27 @@ export class VoiceController extends TypedEmitter<{ changed: [] }> {
   join(serverId: string, channelId: string): void {
     if (this.view.channelId === channelId && this.view.call?.state !== 'disconnected') return;
     this.leave();
+    const join = ++this.joins;
+    // In the channel at once (the sidebar shows "connecting"); the call starts once its code is here.
+    this.set({ channelId, serverId, call: null, error: null });
+    loadCallStack().then(
+      ({ CallRoom }) => join === this.joins && this.start(new CallRoom(this.roomOptions()), channelId),
+      (error: unknown) => join === this.joins && this.set({ channelId: null, serverId: null, error: describeError(error) }),
+    );
+  }
+
+  private roomOptions(): ConstructorParameters<typeof CallRoom>[0] {
     const { preferences } = this.view;
-    const room = new CallRoom({
+    return {
       socket: openSignalingSocket(this.session.token),
       displayName: this.session.displayName,
       fetchGrant: (id) => this.api.voiceGrant(id),
       devices: { ...(preferences.mic && { mic: preferences.mic }), ...(preferences.camera && { camera: preferences.camera }) },
       initialMedia: { startMuted: preferences.pushToTalk, startCamera: preferences.camera_on_join },
-    });
+    };
+  }
+
+  private start(room: CallRoom, channelId: string): void {
     this.room = room;
     this.offRoom = [
       room.on('changed', () => {
@@ -89,13 +106,17 @@ export class VoiceController extends TypedEmitter<{ changed: [] }> {
       }),
       room.on('error', (error) => this.set({ error: describeError(error) })),
     ];
-    this.set({ channelId, serverId, call: room.snapshot(), error: null });
+    this.set({ call: room.snapshot() });
     void room.join(channelId);
   }
 
   leave(): void {
+    this.joins++;
     const { room } = this;
-    if (!room) return;
+    if (!room) {
+      if (this.view.channelId) this.set({ channelId: null, serverId: null, call: null, talking: false });
+      return;
+    }
     this.detach();
     void room.leave();
     this.set({ channelId: null, serverId: null, call: null, talking: false });

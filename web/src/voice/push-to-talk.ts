@@ -29,3 +29,10 @@ export function usePushToTalk(): void {
     };
   }, [voice]);
 }
+
+/** A push-to-talk key (KeyboardEvent.code) as people call it: `KeyV` is V, `ShiftLeft` is Shift (Left). */
+export function keyName(code: string): string {
+  if (code.startsWith('Key')) return code.slice(3);
+  if (code.startsWith('Digit')) return code.slice(5);
+  return code.replace(/(Left|Right)$/, ' ($1)');
+}
