@@ -21,7 +21,7 @@ import { eventually } from '@concord/testkit/src/wait';
  * and loads the shipped alert rules; then every PromQL expression of the shipped dashboards and
  * alert rules must return at least one series. promtool checks the configuration and runs the
  * alert rules' unit tests. With MONITORING_SCREENSHOTS=1 it also renders Prometheus graphs of
- * key expressions into docs/screenshots/ (no Grafana renderer is packaged here).
+ * key expressions into docs/screenshots/monitoring/ (no Grafana renderer is packaged here).
  */
 
 const ROOT = path.resolve(__dirname, '..');
@@ -305,7 +305,7 @@ async function screenshots(): Promise<void> {
       await page.setViewport({ width: 1280, height: 800 });
       await page.goto(`${prometheusUrl}/graph?${query}`, { waitUntil: 'networkidle0' });
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      await page.screenshot({ path: path.join(ROOT, 'docs/screenshots', file) });
+      await page.screenshot({ path: path.join(ROOT, 'docs/screenshots/monitoring', file) });
       await page.close();
     }
   } finally {
