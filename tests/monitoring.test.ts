@@ -8,7 +8,7 @@ import { SessionResponse, VoiceGrantResponse } from '@concord/protocol';
 import { CHROMIUM, CHROMIUM_ARGS } from '@concord/testkit/src/browser';
 import { freePortBase } from '@concord/testkit/src/ports';
 import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
-import { ServiceProcess } from '@concord/testkit/src/processes';
+import { expectEcsLines, ServiceProcess } from '@concord/testkit/src/processes';
 import { deleteKeys } from '@concord/testkit/src/redis';
 import { opusRtpParameters } from '@concord/testkit/src/sfu';
 import { VoiceClient, type User } from '@concord/testkit/src/voice-client';
@@ -136,7 +136,7 @@ beforeAll(async () => {
     'concord-signaling': ports.ops.signaling.map(loopback),
     'concord-sfu': ports.ops.sfu.map(loopback),
   };
-  const shared = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'warn', OPS_HOST: '127.0.0.1' };
+  const shared = { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, LOG_LEVEL: 'info', OPS_HOST: '127.0.0.1' };
   processes.push(
     new ServiceProcess('api/src/main.ts', {
       ...shared,
@@ -288,6 +288,21 @@ test('after a call and some chat, every PromQL expression of the dashboards and 
 
   if (process.env.MONITORING_SCREENSHOTS) await screenshots();
 }, 120_000);
+
+test('every log line of the cluster is ECS JSON: service, node, and the request, user and room where there is one', () => {
+  const service = (proc: ServiceProcess) => (proc.name.startsWith('sfu') ? 'sfu' : proc.name.startsWith('signaling') ? 'signaling' : 'api');
+  for (const proc of processes) expectEcsLines(proc, service(proc));
+  const nodeNames = new Set(processes.map((proc) => proc.entries()[0]!['service.node.name']));
+  expect(nodeNames.size).toBe(processes.length);
+  // The API's request lines carry the request id, and the user once signed in.
+  const requests = processes.find((proc) => proc.name === 'api')!.entries().filter((entry) => 'http.request.id' in entry);
+  expect(requests.length).toBeGreaterThan(10);
+  expect(requests.filter((entry) => String(entry['url.path']).startsWith('/api/channels/') && 'user.id' in entry).length).toBeGreaterThan(0);
+  // Media events name their room (never as a metric label, only in logs).
+  const joins = processes.filter((proc) => proc.name.startsWith('signaling')).flatMap((proc) => proc.entries()).filter((entry) => entry.message === 'peer joined room');
+  expect(joins.length).toBe(2);
+  for (const join of joins) expect(join).toMatchObject({ roomId: expect.any(String), nodeId: expect.stringMatching(/^sfu-[ab]$/) });
+});
 
 /** Prometheus's graph page for key expressions, as docs/operations.md shows them. */
 async function screenshots(): Promise<void> {
