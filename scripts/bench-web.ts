@@ -12,10 +12,9 @@
  *   BENCH_TRACE=1 npm run bench:web   # also prints one load's requests as [path, start, end] (ms)
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { closePeople, launchPerson, PASSWORD, ROOT, startPlatform, type Person } from '@concord/testkit/src/browser';
+import { closePeople, launchPerson, PASSWORD, startPlatform, type Person } from '@concord/testkit/src/browser';
+import { writeBenchmarkSection } from './benchmarks-doc';
 import { parseCommandLine, runCli, UsageError } from './cli';
 
 const USAGE = `npm run bench:web -- [options]
@@ -25,7 +24,6 @@ const USAGE = `npm run bench:web -- [options]
 `;
 const CHANNELS = 6;
 const MESSAGES = 50;
-const FILE = path.join(ROOT, 'docs/benchmarks.md');
 
 function parseOptions(args: string[]): { runs: number; write: boolean } {
   const { values } = parseCommandLine({ args, options: { runs: { type: 'string' }, 'no-write': { type: 'boolean' } } });
@@ -152,13 +150,13 @@ async function main(args: string[]): Promise<void> {
       '|---|---:|---:|---:|---:|---:|',
       ...rows.map(([name, values]) => `| ${name} | ${fmt(quantile(values, 0.5))} | ${fmt(quantile(values, 0.9))} | ${fmt(Math.min(...values))} | ${fmt(Math.max(...values))} | ${values.length} |`),
       '',
-      `- *Load to interactive*: from navigation start to the composer being enabled with the channel's latest message on screen (the page; its scripts and styles, ${Math.round(assets / 1024)} kB as served uncompressed by the one-process launcher, content-hashed and cached for a year; the sign-in check, servers, channels, roles, members and the latest ${MESSAGES} messages).`,
+      `- *Load to interactive*: from navigation start to the composer being enabled with the channel's latest message on screen (the page; its scripts and styles, ${Math.round(assets / 1024)} kB as the one-process launcher sends them, brotli-compressed, content-hashed and cached for a year; the sign-in check, servers, channels, roles, members and the latest ${MESSAGES} messages).`,
       '- *Channel switch*: from the click on a channel in the sidebar to its latest message on screen (next animation frame). A first visit fetches the history; a return visit shows what the client holds while it stays live.',
       "- Loopback network: no latency or bandwidth limit. On a real network add the round trips: about 5 in a row on load (the page, its scripts, the app's chunk, then servers, channels, roles and members together, then the messages) and 1 on a first visit.",
       '',
     ].join('\n');
     console.log(section);
-    if (write) writeSection(section);
+    if (write) writeBenchmarkSection(section);
   } finally {
     await closePeople(people);
     await platform.stop();
@@ -170,20 +168,5 @@ const quantile = (values: readonly number[], q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 };
 const fmt = (ms: number) => ms.toFixed(0);
-
-/** Replaces (or appends) the "## Web client" section of docs/benchmarks.md; other sections stay as they are. */
-function writeSection(section: string): void {
-  const current = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '# Benchmarks\n';
-  const start = current.indexOf('\n## Web client\n');
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
-  else {
-    const end = current.indexOf('\n## ', start + 1);
-    next = `${current.slice(0, start)}\n${section}${end < 0 ? '' : current.slice(end)}`;
-  }
-  fs.mkdirSync(path.dirname(FILE), { recursive: true });
-  fs.writeFileSync(FILE, next.endsWith('\n') ? next : `${next}\n`);
-  console.log(`written to ${path.relative(ROOT, FILE)}`);
-}
 
 runCli('bench:web', USAGE, main);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs each documented command once, small and quick (seconds each, not minutes), so that none of
 # them can break unnoticed: npm start (health and web page, then a clean stop on SIGINT), the load tester,
-# both benchmarks and the screenshots script. Results go to a temporary directory: the smoke run
+# the benchmarks and the screenshots script. Results go to a temporary directory: the smoke run
 # never writes docs/. CI runs it after `npm test` (.ci/run); it needs what the tests need (PostgreSQL
 # on 127.0.0.1:5432, Redis on 127.0.0.1:6379, chromium and ffmpeg).
 #   bash scripts/smoke.sh                    # all of them
-#   bash scripts/smoke.sh start loadtest     # some: start loadtest bench:chat bench:web screenshots
+#   bash scripts/smoke.sh start loadtest     # some: start loadtest bench:chat bench:web bench:lighthouse screenshots
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started=$(date +%s)
@@ -36,7 +36,7 @@ expect_get() {
 docs_state() { find docs -type f -print0 | sort -z | xargs -0 sha256sum; }
 docs_before=$(docs_state)
 # Whether the command named $1 is to run: all of them, unless some are named on the command line.
-all=" start loadtest bench:chat bench:web screenshots "
+all=" start loadtest bench:chat bench:web bench:lighthouse screenshots "
 selected=" ${*:-$all} "
 for name in "$@"; do
 	[[ $all == *" $name "* ]] || { printf 'smoke: unknown command "%s"\n\nbash scripts/smoke.sh [%s]\n' "$name" "$(echo $all)" >&2; exit 2; }
@@ -105,6 +105,11 @@ fi
 if wanted bench:web; then
 section "npm run bench:web (1 run, not written to docs/)"
 npm run bench:web --silent -- --runs 1 --no-write
+fi
+
+if wanted bench:lighthouse; then
+section "npm run bench:lighthouse (1 run, not written to docs/)"
+npm run bench:lighthouse --silent -- --runs 1
 fi
 
 if wanted screenshots; then

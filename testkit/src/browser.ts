@@ -55,26 +55,29 @@ export interface PlatformOptions {
   graceMs?: number;
   env?: Record<string, string>;
   logLevel?: string;
+  /** The checkout to run (default: this one), e.g. a git worktree of an older commit to compare with. */
+  root?: string;
 }
 
 /** Builds the web client if its sources (or the protocol it bundles) changed since the last build, as `npm start` does. */
-export function ensureWebBuild(): void {
-  const built = path.join(ROOT, 'web/dist/index.html');
+export function ensureWebBuild(root = ROOT): void {
+  const built = path.join(root, 'web/dist/index.html');
   const builtAt = fs.existsSync(built) ? fs.statSync(built).mtimeMs : 0;
   const newer = (dir: string): boolean =>
     fs.readdirSync(dir, { withFileTypes: true }).some((entry) => {
       const file = path.join(dir, entry.name);
       return entry.isDirectory() ? newer(file) : fs.statSync(file).mtimeMs > builtAt;
     });
-  const sources = ['web/src', 'protocol/src'].map((dir) => path.join(ROOT, dir));
-  if (builtAt > 0 && !sources.some(newer) && fs.statSync(path.join(ROOT, 'web/index.html')).mtimeMs <= builtAt) return;
+  const sources = ['web/src', 'protocol/src'].map((dir) => path.join(root, dir));
+  if (builtAt > 0 && !sources.some(newer) && fs.statSync(path.join(root, 'web/index.html')).mtimeMs <= builtAt) return;
   // NODE_ENV is `test` under jest, which would make Vite bundle React's development build.
-  execFileSync('npm', ['run', 'build:web', '--silent'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, NODE_ENV: 'production' } });
+  execFileSync('npm', ['run', 'build:web', '--silent'], { cwd: root, stdio: 'ignore', env: { ...process.env, NODE_ENV: 'production' } });
 }
 
 /** Starts the one-process platform on free ports (building the web client first if needed) and waits until it serves. */
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
-  ensureWebBuild();
+  const root = options.root ?? ROOT;
+  ensureWebBuild(root);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-e2e-'));
   const workers = options.workers ?? 1;
   const rtcPortBase = await freePortBase(workers);
@@ -85,8 +88,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const url = `http://127.0.0.1:${httpPort}`;
   let output = '';
 
-  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['standalone/src/main.ts'], {
-    cwd: ROOT,
+  const child: ChildProcess = spawn(path.join(root, 'node_modules/.bin/tsx'), ['standalone/src/main.ts'], {
+    cwd: root,
     env: {
       ...process.env,
       PORT: String(httpPort),
