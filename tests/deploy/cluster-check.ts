@@ -7,7 +7,7 @@
  * (a JSON file for the cold-start and size figures docs/deploy.md records).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { io } from 'socket.io-client';
@@ -102,7 +102,19 @@ async function chat(sender: User, receiver: RealtimeClient, channelId: string, c
   assert.equal(received.content, content);
 }
 
+/** A container started without its required secret exits at once (well within 15 s), naming it. */
+function refusesWithoutSecret(target: string, secret: string): void {
+  const started = Date.now();
+  const image = `${process.env.IMAGE_PREFIX ?? 'concord'}-${target}:latest`;
+  const result = spawnSync('docker', ['run', '--rm', '--network', 'host', image], { encoding: 'utf8', timeout: 15_000 });
+  assert.notEqual(result.status, 0, `${image} without ${secret} exited ${result.status} (signal ${result.signal})`);
+  assert.match(result.stdout + result.stderr, new RegExp(`cannot start: ${secret}`), `${image} names ${secret}`);
+  step(`${image} without ${secret}: exit ${result.status} after ${Date.now() - started} ms, naming it`);
+}
+
 async function main(): Promise<void> {
+  refusesWithoutSecret('signaling', 'SFU_SECRET');
+  refusesWithoutSecret('sfu', 'SFU_SECRET');
   const results: Record<string, unknown> = { coldStartMs: await coldStarts(['nginx', ...Object.keys(OPS_PORTS)]) };
   step(`every service ready; container start → /readyz, all six at once: ${JSON.stringify(results.coldStartMs)}`);
 
