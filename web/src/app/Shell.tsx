@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Permission } from '@concord/protocol';
 import type { SessionResponse } from '@concord/protocol';
 import { ApiClient } from '../api/client';
@@ -10,6 +10,7 @@ import { AppStore, canView } from '../state/store';
 import { Logo, Menu, Users } from '../ui/icons';
 import { Loading } from '../ui/Loading';
 import { CallError } from '../voice/CallError';
+import { CallPane } from '../voice/CallPane';
 import { VoiceController } from '../voice/controller';
 import { usePushToTalk } from '../voice/push-to-talk';
 import { ChannelHeader } from './ChannelHeader';
@@ -20,9 +21,6 @@ import { Dialogs } from './Dialogs';
 import { MemberList } from './MemberList';
 import { ServerRail } from './ServerRail';
 import { usePresenceReporting } from './presence';
-
-// The call view and the call stack behind it (mediasoup-client) load when a voice channel opens.
-const CallPane = lazy(() => import('../voice/CallPane').then((module) => ({ default: module.CallPane })));
 
 /** Everything after sign-in: services for the session, then the layout. */
 export function Shell({ session, onSignOut }: { session: SessionResponse; onSignOut: () => void }) {
@@ -172,9 +170,7 @@ function Layout() {
           ) : channel && canSeeChannel && channel.kind === 'text' ? (
             <ChatPane key={channel.id} channel={channel} />
           ) : channel && canSeeChannel && channel.kind === 'voice' ? (
-            <Suspense fallback={<Loading label="Loading the call" />}>
-              <CallPane channel={channel} />
-            </Suspense>
+            <CallPane channel={channel} />
           ) : guild?.error ? (
             <Welcome title="Cannot load this server" text={guild.error} />
           ) : guild?.loaded ? (

@@ -58,9 +58,15 @@ export function CallPane({ channel }: { channel: ChannelView }) {
             : 'You do not have permission to join this voice channel.'}
         </p>
         <CallError className="error" />
-        <button className="primary big" data-testid="voice-join" disabled={!canConnect || starting} onClick={() => voice.join(channel.serverId, channel.id)}>
-          Join voice
-        </button>
+        {starting ? (
+          <button className="big" data-testid="voice-leave" onClick={() => voice.leave()}>
+            Cancel
+          </button>
+        ) : (
+          <button className="primary big" data-testid="voice-join" disabled={!canConnect} onClick={() => voice.join(channel.serverId, channel.id)}>
+            Join voice
+          </button>
+        )}
       </section>
     );
   }
