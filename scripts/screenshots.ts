@@ -119,6 +119,8 @@ async function main(args: string[]): Promise<void> {
     await alice.page.click(sel('channel-item', `[data-channel-id="${general.id}"]`));
     await alice.page.click(sel('server-menu'));
     await alice.page.click(sel('server-settings'));
+    // The settings dialog loads on first open (its own chunk).
+    await alice.page.waitForSelector(sel('settings-tab-roles'), { timeout: 10_000 });
     await alice.page.click(sel('settings-tab-roles'));
     await alice.page.click(sel('role-item', `[data-role-id="${moderator.id}"]`));
     await sleep(300);

@@ -63,6 +63,8 @@ test('signs up, stays signed in across a reload, signs out and back in with Fire
   expect(await attribute(page, 'current-user', 'data-user-id')).toBe(userId);
 
   await page.click(sel('user-settings'));
+  // The settings dialog loads on first open (its own chunk).
+  await page.waitForSelector('[role=tab]:first-child', { timeout: 10_000 });
   await page.click('[role=tab]:first-child');
   await page.click(sel('sign-out'));
   await page.waitForSelector(sel('auth-submit'), { timeout: 5_000 });
