@@ -4,7 +4,7 @@ import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { httpLogger } from '@concord/service-shell';
-import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, TOKEN_ISSUER, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
+import { LocalSignInRequest, LocalSignUpRequest, PublicUser, SessionResponse, SignInResponse, TOKEN_ISSUER, VoiceGrantRequest, VoiceGrantResponse } from '@concord/protocol';
 import type { GuildAccess, GuildData } from './access';
 import type { Database } from './db';
 import type { VoiceGrantIssuer } from './grants';
@@ -21,7 +21,8 @@ import type { RateLimiter } from './rate-limit';
 import { clientIp, type ApiRateLimits } from './rate-limits';
 import type { RealtimePublisher } from './realtime';
 import { registerSessionRoutes, sessionClientOf, type SessionService } from './sessions';
-import { toPublicUser, UsernameTakenError, type UserStore } from './users';
+import { registerTwoFactorRoutes, type TwoFactorService } from './two-factor';
+import { toPublicUser, UsernameTakenError, type StoredUser, type UserStore } from './users';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 const MAX_BEARER_LENGTH = 4096;
@@ -32,6 +33,8 @@ export interface ApiDeps {
   sessions: SessionIssuer;
   /** The server-side sessions: sign-out, sign out everywhere, the session list. */
   sessionService: SessionService;
+  /** Second factors: accounts that have one are answered a challenge, not a session, at sign-in. */
+  twoFactor: TwoFactorService;
   /** Accepts bearer tokens. */
   identity: IdentityProvider;
   grants: VoiceGrantIssuer;
@@ -73,6 +76,9 @@ const sameSecret = (given: string, expected: string): boolean => {
   return a.length === b.length && timingSafeEqual(a, b);
 };
 
+/** Where a Firebase ID token becomes a session (or a second-factor challenge). */
+const FIREBASE_EXCHANGE_ROUTE = '/api/auth/firebase/session';
+
 const bearerOf = (req: Request): string | undefined => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
 
 /** Every route of the API, each declared once in a RouteTable (validation, types, OpenAPI). */
@@ -89,6 +95,9 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
   const limitAuthByIp = (req: Request) => limitAuthAttempt(`auth:ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`);
   const limitAuthByUsername = (username: string) => limitAuthAttempt(`auth:user:${username.toLowerCase()}`);
   const invalidCredentials = () => new HttpError('INVALID_CREDENTIALS', 'wrong user name or password');
+  /** The first factor is right: a session, or for a two-factor account the challenge of the second step. */
+  const firstFactorPassed = async (user: StoredUser, req: Request): Promise<SignInResponse> =>
+    (await deps.twoFactor.enabled(user.id)) ? deps.twoFactor.challenge(user.id) : sessions.issueSession(toPublicUser(user), sessionClientOf(req));
   const usernameTaken = () => new HttpError('CONFLICT', 'that user name is taken');
 
   table.add(
@@ -106,7 +115,15 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
   );
 
   table.add(
-    { method: 'post', path: '/auth/local/signin', summary: 'Sign in with a local user name and password', tag: 'auth', auth: false, body: LocalSignInRequest, response: SessionResponse },
+    {
+      method: 'post',
+      path: '/auth/local/signin',
+      summary: 'Sign in with a local user name and password: a session, or with two-factor sign-in a challenge for POST /api/auth/2fa/verify',
+      tag: 'auth',
+      auth: false,
+      body: LocalSignInRequest,
+      response: SignInResponse,
+    },
     async ({ body, req }) => {
       await limitAuthByIp(req);
       // Wrong passwords are throttled per address and per account, never by user name alone (SignInThrottle).
@@ -119,7 +136,7 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
         throw invalidCredentials();
       }
       await signIn.succeeded(body.username, clientIp(req));
-      return sessions.issueSession(toPublicUser(user), sessionClientOf(req));
+      return firstFactorPassed(user, req);
     },
   );
 
@@ -127,9 +144,9 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
     {
       method: 'post',
       path: '/auth/firebase/session',
-      summary: 'Exchange a Firebase ID token (bearer) for a Concord session, which signaling accepts',
+      summary: 'Exchange a Firebase ID token (bearer) for a Concord session, which signaling accepts (with two-factor sign-in: a challenge first)',
       tag: 'auth',
-      response: SessionResponse,
+      response: SignInResponse,
     },
     async ({ user, req }) => {
       await limitAuthByIp(req);
@@ -137,11 +154,12 @@ export function createApiRoutes(deps: ApiDeps): RouteTable {
       if (decodeJwt(bearerOf(req) ?? '').iss === TOKEN_ISSUER) throw new HttpError('BAD_REQUEST', 'send a Firebase ID token as the bearer');
       const found = await users.findById(user.userId);
       if (!found) throw new HttpError('UNAUTHENTICATED', 'the account of this token no longer exists');
-      return sessions.issueSession(toPublicUser(found), sessionClientOf(req));
+      return firstFactorPassed(found, req);
     },
   );
 
   registerSessionRoutes(table, { sessions: deps.sessionService, users, limitAttempt: limitAuthAttempt });
+  registerTwoFactorRoutes(table, { twoFactor: deps.twoFactor, sessions, users, limitByIp: limitAuthByIp });
 
   table.add({ method: 'get', path: '/me', summary: 'The signed-in account', tag: 'auth', response: PublicUser }, async ({ user }) => {
     const found = await users.findById(user.userId);
@@ -219,6 +237,10 @@ export function createApiApp(deps: ApiDeps): express.Express {
     if (!token) throw new HttpError('UNAUTHENTICATED', 'a bearer session token is required');
     const user = token.length <= MAX_BEARER_LENGTH ? await identity.authenticate(token) : null;
     if (!user) throw new HttpError('UNAUTHENTICATED', 'the session token is invalid or expired');
+    // A Firebase ID token is the first factor only: an account with a second factor uses it solely to start signing in.
+    if (!user.sessionId && req.res?.locals.route !== FIREBASE_EXCHANGE_ROUTE && (await deps.twoFactor.enabled(user.userId))) {
+      throw new HttpError('TWO_FACTOR_REQUIRED', `this account has two-factor sign-in: exchange the Firebase ID token at ${FIREBASE_EXCHANGE_ROUTE} and answer its challenge`);
+    }
     if (req.res) req.res.locals.userId = user.userId; // for the request's log line
     return user;
   }

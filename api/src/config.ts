@@ -36,8 +36,41 @@ export interface ApiConfig {
   rateLimits: Partial<RateLimitRules>;
   /** The most servers one user may be a member of (owned ones included), and own. */
   serverCaps: ServerCaps;
+  /** Two-factor sign-in: the TOTP secrets' encryption key and WebAuthn's relying party. */
+  twoFactor: TwoFactorConfig;
   /** Logging, ops listener, metrics token, stop deadline. */
   shell: ShellConfig;
+}
+
+export interface TwoFactorConfig {
+  /** 32 bytes. Unset: derived from the signing key (so rotating that key needs re-enrolment). */
+  secretKey?: Buffer;
+  /** WebAuthn relying party id: the site's host name (passkeys are bound to it). */
+  rpId: string;
+  /** Origins passkeys are accepted from; unset: any origin whose host is the RP id or under it. */
+  origins?: string[];
+}
+
+/** 32 bytes, base64 (or base64url). */
+function secretKey(text: string): Buffer {
+  const key = Buffer.from(text, 'base64');
+  if (key.length !== 32) throw new Error('must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+  return key;
+}
+
+/** A host name, as WebAuthn's RP id: no scheme, port or path. */
+function rpId(text: string): string {
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(text)) throw new Error('must be a host name like chat.example.com or localhost');
+  return text.toLowerCase();
+}
+
+/** Comma-separated origins like https://chat.example.com. */
+function origins(text: string): string[] {
+  return text.split(',').map((item) => {
+    const url = new URL(item.trim());
+    if (url.origin !== item.trim().replace(/\/$/, '')) throw new Error(`${item.trim()} is not an origin (scheme://host[:port])`);
+    return url.origin;
+  });
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -114,6 +147,17 @@ export const ApiVariables = z.object({
   SERVER_CREATE_IP_RATE_LIMIT: rateLimit('serverCreateIp', 'servers created per IP'),
   SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailurePair', 'wrong passwords per user name and IP; then that IP waits (others are not affected)'),
   ACCOUNT_SIGN_IN_FAILURE_LIMIT: rateLimit('signInFailureAccount', 'wrong passwords per account from all IPs; then only IPs it signed in from before may try'),
+  TWO_FACTOR_FAILURE_LIMIT: rateLimit('secondFactorFailure', 'wrong second-factor codes (TOTP, recovery, passkey) per account; then every code is refused until the window ends'),
+  TWO_FACTOR_KEY: variable(secretKey, {
+    secret: true,
+    shown: 'derived from the signing key',
+    description: 'encrypts TOTP secrets at rest (32 bytes, base64); changing it (or, unset, the signing key) makes enrolled authenticator apps unusable',
+  }),
+  WEBAUTHN_RP_ID: variable(rpId, { default: 'localhost', description: "passkeys' relying party id: the host name users open the web client at (passkeys are bound to it)" }),
+  WEBAUTHN_ORIGINS: variable(origins, {
+    shown: 'unset: the RP id and its subdomains',
+    description: 'comma-separated origins (`https://chat.example.com`) passkeys are accepted from',
+  }),
   SERVERS_PER_USER: variable(parsers.integer(1, 100_000), { default: DEFAULT_SERVER_CAPS.joined, description: 'servers one user may be a member of (owned ones included)' }),
   OWNED_SERVERS_PER_USER: variable(parsers.integer(1, 100_000), { default: DEFAULT_SERVER_CAPS.owned, description: 'servers one user may own' }),
   API_TRUST_PROXY: variable(trustProxy, { shown: 'unset: trust none', description: 'Express `trust proxy` (set behind a reverse proxy, e.g. `loopback` or a hop count, or every client shares its rate limit)' }),
@@ -151,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     ['serverCreateIp', vars.SERVER_CREATE_IP_RATE_LIMIT],
     ['signInFailurePair', vars.SIGN_IN_FAILURE_LIMIT],
     ['signInFailureAccount', vars.ACCOUNT_SIGN_IN_FAILURE_LIMIT],
+    ['secondFactorFailure', vars.TWO_FACTOR_FAILURE_LIMIT],
   ];
   return {
     host: vars.API_HOST,
@@ -170,6 +215,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     ...(vars.FIREBASE_WEB_API_KEY && { firebaseWebApiKey: vars.FIREBASE_WEB_API_KEY }),
     rateLimits: Object.fromEntries(limits.filter(([, rule]) => rule !== undefined)),
     serverCaps: { joined: vars.SERVERS_PER_USER, owned: vars.OWNED_SERVERS_PER_USER },
+    twoFactor: {
+      ...(vars.TWO_FACTOR_KEY && { secretKey: vars.TWO_FACTOR_KEY }),
+      rpId: vars.WEBAUTHN_RP_ID,
+      ...(vars.WEBAUTHN_ORIGINS && { origins: vars.WEBAUTHN_ORIGINS }),
+    },
     shell: shellConfigOf(vars),
   };
 }

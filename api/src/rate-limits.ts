@@ -35,6 +35,8 @@ export interface RateLimitRules {
   /** Wrong passwords per (user name, IP), and per account from all addresses (see SignInThrottle). */
   signInFailurePair: RateRule;
   signInFailureAccount: RateRule;
+  /** Wrong second-factor codes per account (TwoFactorService). */
+  secondFactorFailure: RateRule;
   /** The same text (case and spacing aside) from the same user in the same channel. */
   duplicateMessage: RateRule;
   /** typing:started is published at most this often per user and channel; more is a quiet no-op. */
@@ -54,6 +56,7 @@ export const DEFAULT_RATE_LIMITS: RateLimitRules = {
   serverCreateIp: { limit: 30, windowMs: 60_000 },
   signInFailurePair: { limit: 5, windowMs: 300_000 },
   signInFailureAccount: { limit: 20, windowMs: 900_000 },
+  secondFactorFailure: { limit: 5, windowMs: 300_000 },
   duplicateMessage: { limit: 3, windowMs: 30_000 },
   typing: { limit: 1, windowMs: 3_000 },
 };
@@ -116,6 +119,8 @@ export class ApiRateLimits {
   readonly auth: RateLimiter;
   /** Wrong passwords, per address and per account. */
   readonly signIn: SignInThrottle;
+  /** Wrong second-factor codes, per account. */
+  readonly secondFactorFailures: RateLimiter;
   private readonly perAction: Record<LimitedAction, { user: RateLimiter; ip: RateLimiter }>;
   private readonly duplicates: RateLimiter;
   private readonly typing: RateLimiter;
@@ -142,6 +147,7 @@ export class ApiRateLimits {
       },
       { pair: rules.signInFailurePair.limit, account: rules.signInFailureAccount.limit },
     );
+    this.secondFactorFailures = makeLimiter('second-factor-failure', rules.secondFactorFailure);
     this.duplicates = makeLimiter('duplicate', rules.duplicateMessage);
     this.typing = makeLimiter('typing', rules.typing);
   }

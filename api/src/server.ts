@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { RedisRevokedSessions } from '@concord/registry';
-import { GuildAccess, GuildData } from './access';
+import { GuildAccess, GuildData, guildKeys } from './access';
 import { createApiApp, type ApiDeps } from './app';
 import { CachedLoader, MemoryCache, RedisCache, type Cache } from './cache';
 import type { ApiConfig } from './config';
@@ -15,6 +15,7 @@ import { ApiMetrics, type ApiMetricsOptions } from './metrics';
 import { ApiRateLimits, DEFAULT_RATE_LIMITS, type RateLimitRules } from './rate-limits';
 import { InProcessRealtimePublisher, RedisRealtimePublisher, type RealtimePublisher } from './realtime';
 import { SESSION_CACHE_TTL_SECONDS, SessionService, SessionStore } from './sessions';
+import { PasskeyRelyingParty, SecretBox, TwoFactorService, TwoFactorStore } from './two-factor';
 import { PgUserStore } from './users-pg';
 
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -94,12 +95,24 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
     const onRefusal = (rule: string) => metrics.rateLimitRefused(rule);
     const rateLimits = config.redisUrl ? await ApiRateLimits.redis(config.redisUrl, { keyPrefix, rules, logger, onRefusal }) : ApiRateLimits.inMemory(rules, onRefusal);
     closers.push(() => rateLimits.close());
+    const twoFactorStore = new TwoFactorStore(database.db);
+    const twoFactor = new TwoFactorService({
+      store: twoFactorStore,
+      box: config.twoFactor.secretKey ? SecretBox.fromKey(config.twoFactor.secretKey) : SecretBox.derivedFrom(keys.privateKey),
+      passkeys: new PasskeyRelyingParty(twoFactorStore, config.twoFactor),
+      keys,
+      failures: rateLimits.secondFactorFailures,
+      failureLimit: rules.secondFactorFailure.limit,
+      enabled: (userId) => guild.twoFactor(userId),
+      changed: (userId) => guild.invalidate([guildKeys.twoFactor(userId)]),
+    });
     return {
       keys,
       database,
       users,
       sessions: identity.sessions,
       sessionService,
+      twoFactor,
       identity: identity.identity,
       grants: new VoiceGrantIssuer(keys, config.grantTtlSeconds, channelVoicePolicy(access)),
       jwks: keys.jwks,

@@ -9,6 +9,7 @@ export const ErrorCode = z.enum([
   'CONFLICT', // the thing to create exists already (e.g. a taken user name)
   'GRANT_INVALID', // voice grant missing, expired, forged or for another room
   'FORBIDDEN', // authenticated but not allowed (e.g. producing video without the grant)
+  'TWO_FACTOR_REQUIRED', // the action needs two-factor sign-in on the account (a server's moderator rule), or a second factor first
   'NOT_IN_ROOM', // a room request before join, or after leave
   'NOT_FOUND', // unknown or foreign transport / producer / consumer id
   'OUT_OF_ORDER', // valid message at the wrong time (e.g. consume before the recv transport exists)

@@ -13,3 +13,4 @@ export * from './messages';
 export * from './servers';
 export * from './text';
 export * from './sessions';
+export * from './two-factor';

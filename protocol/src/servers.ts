@@ -49,7 +49,12 @@ export const Server = z.object({
 export type Server = z.infer<typeof Server>;
 
 /** A server as one of its members reads it: with the reader's server-level permission bits. */
-export const ServerView = Server.extend({ permissions: z.number().int(), memberCount: z.number().int() });
+export const ServerView = Server.extend({
+  permissions: z.number().int(),
+  memberCount: z.number().int(),
+  /** Moderator permissions act only for members with two-factor sign-in (PUT …/two-factor-requirement). */
+  moderatorsNeedTwoFactor: z.boolean(),
+});
 export type ServerView = z.infer<typeof ServerView>;
 
 export const CreateServerRequest = z.object({ name: ServerName, iconUrl: HttpUrl.optional() }).strict();

@@ -1,4 +1,4 @@
-import { computePermissions, has, Permission, ProtocolError, type MemberRoles, type ServerRoles } from '@concord/protocol';
+import { computePermissions, has, MODERATOR_PERMISSIONS, Permission, ProtocolError, type MemberRoles, type ServerRoles } from '@concord/protocol';
 import type { AccessService, ChannelAccess, ServerAccess } from './access';
 import type { ChannelRecord, GuildData, MembershipRecord, RoleRecord, ServerRecord } from './guild-data';
 
@@ -14,6 +14,11 @@ export interface ServerContext {
   membership: MembershipRecord;
   /** The actor's server-level permissions. */
   permissions: number;
+  /**
+   * Moderator permissions the actor's roles give but that do not act, because the server requires
+   * two-factor sign-in of moderators and the actor has none (left out of `permissions`).
+   */
+  withheld: number;
 }
 
 export interface ChannelContext extends ServerContext {
@@ -74,7 +79,14 @@ export class GuildAccess implements AccessService {
     const roles = await this.data.roles(serverId);
     const serverRoles = serverRolesOf(server, roles);
     const actor = { ...serverRoles, userId, memberRoleIds: membership.roleIds };
-    return { server, roles, serverRoles, actor, membership, permissions: computePermissions(actor) };
+    const withheld = await this.withheldOf(server, userId);
+    const permissions = computePermissions(actor);
+    return { server, roles, serverRoles, actor, membership, permissions: permissions & ~withheld, withheld: permissions & withheld };
+  }
+
+  /** MODERATOR_PERMISSIONS when the server requires two-factor sign-in of moderators and the user has none; else 0. */
+  private async withheldOf(server: ServerRecord, userId: string): Promise<number> {
+    return server.moderatorsNeedTwoFactor && !(await this.data.twoFactor(userId)) ? MODERATOR_PERMISSIONS : 0;
   }
 
   /** The member's context in the channel's server, and the channel; NOT_FOUND as for the server. */
@@ -89,7 +101,9 @@ export class GuildAccess implements AccessService {
     ]);
     const channel = channels.find((candidate) => candidate.id === channelId);
     if (!channel) throw notFound('channel');
-    return { ...context, channel, channelPermissions: computePermissions({ ...context.actor, overwrites: channel.overwrites }) };
+    const channelPermissions = computePermissions({ ...context.actor, overwrites: channel.overwrites });
+    const withheld = await this.withheldOf(context.server, userId);
+    return { ...context, channel, channelPermissions: channelPermissions & ~withheld, withheld: (channelPermissions | context.withheld) & withheld };
   }
 }
 

@@ -13,6 +13,8 @@ export interface ServerRecord {
   iconUrl: string | null;
   ownerId: string;
   createdAt: string;
+  /** Moderator permissions act only for members with two-factor sign-in. */
+  moderatorsNeedTwoFactor: boolean;
 }
 
 export interface RoleRecord {
@@ -67,6 +69,8 @@ export const guildKeys = {
   user: (userId: string) => `user:${userId}`,
   userServers: (userId: string) => `user:${userId}:servers`,
   channelServer: (channelId: string) => `channel:${channelId}:server`,
+  /** Whether the user has two-factor sign-in (a confirmed TOTP secret or a passkey). */
+  twoFactor: (userId: string) => `user:${userId}:two-factor`,
 };
 
 /** Everything cached about a server: for writes that change it wholesale (deletion). */
@@ -85,15 +89,23 @@ export const isUuid = (id: string): boolean => UUID.test(id);
 
 const iso = (value: Date | string): string => (value instanceof Date ? value.toISOString() : new Date(value).toISOString());
 
-export const SERVER_COLUMNS = 'id, name, icon_url, owner_id, created_at';
+export const SERVER_COLUMNS = 'id, name, icon_url, owner_id, created_at, moderators_need_two_factor';
 export interface ServerRow {
   id: string;
   name: string;
   icon_url: string | null;
   owner_id: string;
   created_at: Date;
+  moderators_need_two_factor: boolean;
 }
-export const toServerRecord = (row: ServerRow): ServerRecord => ({ id: row.id, name: row.name, iconUrl: row.icon_url, ownerId: row.owner_id, createdAt: iso(row.created_at) });
+export const toServerRecord = (row: ServerRow): ServerRecord => ({
+  id: row.id,
+  name: row.name,
+  iconUrl: row.icon_url,
+  ownerId: row.owner_id,
+  createdAt: iso(row.created_at),
+  moderatorsNeedTwoFactor: row.moderators_need_two_factor,
+});
 
 export const ROLE_COLUMNS = 'id, server_id, name, colour, position, permissions, is_everyone';
 export interface RoleRow {
@@ -242,6 +254,19 @@ export class GuildData {
     return this.cache.get('user', guildKeys.user(userId), async () => {
       const row = await this.db.maybeOne<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [userId]);
       return row && toUserRecord(row);
+    });
+  }
+
+  /** Whether the user has two-factor sign-in; for servers whose moderators must. */
+  twoFactor(userId: string): Promise<boolean> {
+    if (!isUuid(userId)) return Promise.resolve(false);
+    return this.cache.get('two-factor', guildKeys.twoFactor(userId), async () => {
+      const row = await this.db.one<{ enabled: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+             OR EXISTS (SELECT 1 FROM user_passkeys WHERE user_id = $1) AS enabled`,
+        [userId],
+      );
+      return row.enabled;
     });
   }
 

@@ -59,7 +59,25 @@ describe('migrate', () => {
     expect(await appliedFiles(db)).toEqual(files);
     const tables = (await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")).rows.map((r) => r.tablename);
     expect(tables).toEqual(
-      ['bans', 'channels', 'invites', 'member_roles', 'members', 'messages', 'permission_overwrites', 'reactions', 'roles', 'schema_migrations', 'servers', 'sessions', 'users'],
+      [
+        'bans',
+        'channels',
+        'invites',
+        'member_roles',
+        'members',
+        'messages',
+        'permission_overwrites',
+        'reactions',
+        'roles',
+        'schema_migrations',
+        'servers',
+        'sessions',
+        'user_passkeys',
+        'user_recovery_codes',
+        'user_totp',
+        'users',
+        'webauthn_challenges',
+      ],
     );
   });
 

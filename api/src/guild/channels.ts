@@ -87,7 +87,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
     { method: 'post', path: '/servers/:serverId/channels', summary: 'Create a text or voice channel or a category (MANAGE_CHANNELS)', tag: 'channels', params: ServerParams, body: CreateChannelRequest, response: Channel, status: 201 },
     async ({ user, params, body }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_CHANNELS);
+      requirePermission(context.permissions, Permission.MANAGE_CHANNELS, context.withheld);
       const channels = await data.channels(params.serverId);
       if (channels.length >= MAX_CHANNELS) throw conflict(`a server has at most ${MAX_CHANNELS} channels`);
       checkParent(channels, body.kind, body.parentId);
@@ -126,7 +126,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
     },
     async ({ user, params, body }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_CHANNELS);
+      requirePermission(context.permissions, Permission.MANAGE_CHANNELS, context.withheld);
       const channels = await data.channels(params.serverId);
       for (const move of body) {
         const channel = channels.find((candidate) => candidate.id === move.id);
@@ -172,7 +172,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
     { method: 'patch', path: '/channels/:channelId', summary: 'Rename a channel, set its topic, position or category (MANAGE_CHANNELS)', tag: 'channels', params: ChannelParams, body: UpdateChannelRequest, response: Channel },
     async ({ user, params, body }) => {
       const context = await visibleChannel(user.userId, params.channelId);
-      requirePermission(context.channelPermissions, Permission.MANAGE_CHANNELS);
+      requirePermission(context.channelPermissions, Permission.MANAGE_CHANNELS, context.withheld);
       const serverId = context.server.id;
       if (body.parentId !== undefined) {
         if (body.parentId === params.channelId) throw badRequest('parentId: a channel cannot be its own category');
@@ -201,7 +201,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
     { method: 'delete', path: '/channels/:channelId', summary: 'Delete a channel; a category’s channels move to the top level (MANAGE_CHANNELS)', tag: 'channels', params: ChannelParams, response: NoContent, status: 204 },
     async ({ user, params }) => {
       const context = await visibleChannel(user.userId, params.channelId);
-      requirePermission(context.channelPermissions, Permission.MANAGE_CHANNELS);
+      requirePermission(context.channelPermissions, Permission.MANAGE_CHANNELS, context.withheld);
       const serverId = context.server.id;
       const children = (await data.channels(serverId)).filter((channel) => channel.parentId === params.channelId).map((channel) => channel.id);
       const before = await visibility(serverId);
@@ -222,7 +222,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
    */
   async function overwriteContext(userId: string, params: z.infer<typeof OverwriteParams>): Promise<ChannelContext> {
     const context = await visibleChannel(userId, params.channelId);
-    requirePermission(context.channelPermissions, Permission.MANAGE_ROLES);
+    requirePermission(context.channelPermissions, Permission.MANAGE_ROLES, context.withheld);
     const serverId = context.server.id;
     if (params.targetType === 'role') {
       if (!context.roles.some((role) => role.id === params.targetId)) throw notFound('role');
@@ -293,7 +293,7 @@ export function channelRoutes(table: RouteTable, { deps, effects, voice }: Guild
     },
     async ({ user, params }) => {
       const context = await visibleChannel(user.userId, params.channelId);
-      requirePermission(context.channelPermissions, Permission.MANAGE_ROLES);
+      requirePermission(context.channelPermissions, Permission.MANAGE_ROLES, context.withheld);
       const previous = existingOverwrite(context, params);
       if (!previous) throw notFound('overwrite');
       if (!canGrant(context.channelPermissions, previous.allow | previous.deny)) {

@@ -51,7 +51,7 @@ export function inviteRoutes(table: RouteTable, { deps, effects }: GuildModule):
     { method: 'post', path: '/servers/:serverId/invites', summary: 'Create an invite, optionally expiring or limited in uses (CREATE_INVITE)', tag: 'invites', params: ServerParams, body: CreateInviteRequest, response: Invite, status: 201 },
     async ({ user, params, body, req }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.CREATE_INVITE);
+      requirePermission(context.permissions, Permission.CREATE_INVITE, context.withheld);
       await limits?.enforce('invite', { userId: user.userId, ip: clientIp(req) });
       const expiresAt = body.maxAgeSeconds === 0 ? null : new Date(Date.now() + body.maxAgeSeconds * 1000);
       for (let attempt = 1; ; attempt += 1) {
@@ -74,7 +74,7 @@ export function inviteRoutes(table: RouteTable, { deps, effects }: GuildModule):
     { method: 'get', path: '/servers/:serverId/invites', summary: 'The invites of a server (MANAGE_SERVER)', tag: 'invites', params: ServerParams, response: z.array(Invite) },
     async ({ user, params }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_SERVER);
+      requirePermission(context.permissions, Permission.MANAGE_SERVER, context.withheld);
       const { rows } = await db.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE server_id = $1 ORDER BY created_at, code`, [params.serverId]);
       return rows.map(toInvite);
     },
@@ -157,7 +157,7 @@ export function inviteRoutes(table: RouteTable, { deps, effects }: GuildModule):
       const context = await access.serverContext(user.userId, invite.server_id).catch(() => {
         throw notFound('invite');
       });
-      if (invite.creator_id !== user.userId) requirePermission(context.permissions, Permission.MANAGE_SERVER);
+      if (invite.creator_id !== user.userId) requirePermission(context.permissions, Permission.MANAGE_SERVER, context.withheld);
       await db.query('DELETE FROM invites WHERE code = $1', [params.code]);
       return undefined;
     },

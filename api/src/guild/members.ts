@@ -60,7 +60,7 @@ export function memberRoutes(table: RouteTable, { deps, effects, voice }: GuildM
 
   /** The target, a member the actor may moderate with `permission` (and ranks above). */
   async function moderate(context: ServerContext, targetId: string, permission: number): Promise<{ isMember: boolean }> {
-    requirePermission(context.permissions, permission);
+    requirePermission(context.permissions, permission, context.withheld);
     if (targetId === context.actor.userId) throw badRequest('you cannot do this to yourself');
     if (targetId === context.server.ownerId) throw forbidden('the owner cannot be removed');
     const target = await data.membership(context.server.id, targetId);
@@ -164,7 +164,7 @@ export function memberRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     { method: 'delete', path: '/servers/:serverId/bans/:userId', summary: 'Lift a ban (BAN_MEMBERS)', tag: 'members', params: MemberParams, response: NoContent, status: 204 },
     async ({ user, params }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.BAN_MEMBERS);
+      requirePermission(context.permissions, Permission.BAN_MEMBERS, context.withheld);
       const { rowCount } = await db.query('DELETE FROM bans WHERE server_id = $1 AND user_id = $2', [params.serverId, params.userId]);
       if (rowCount === 0) throw notFound('ban');
       await effects.invalidate(membershipKeys(params.serverId, params.userId));
@@ -176,7 +176,7 @@ export function memberRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     { method: 'get', path: '/servers/:serverId/bans', summary: 'The bans of a server (BAN_MEMBERS)', tag: 'members', params: ServerParams, response: z.array(Ban) },
     async ({ user, params }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.BAN_MEMBERS);
+      requirePermission(context.permissions, Permission.BAN_MEMBERS, context.withheld);
       const { rows } = await db.query<{ user_id: string; username: string | null; display_name: string; avatar_url: string | null; reason: string | null; banned_by: string | null; created_at: Date }>(
         `SELECT b.user_id, u.username, u.display_name, u.avatar_url, b.reason, b.banned_by, b.created_at
            FROM bans b JOIN users u ON u.id = b.user_id WHERE b.server_id = $1 ORDER BY b.created_at, b.user_id`,

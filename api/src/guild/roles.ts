@@ -25,7 +25,7 @@ export function roleRoutes(table: RouteTable, { deps, effects, voice }: GuildMod
     const context = await access.serverContext(userId, serverId);
     const role = context.roles.find((candidate) => candidate.id === roleId);
     if (!role) throw notFound('role');
-    requirePermission(context.permissions, Permission.MANAGE_ROLES);
+    requirePermission(context.permissions, Permission.MANAGE_ROLES, context.withheld);
     if (!canManageRole(context.actor, role)) throw forbidden('you can only manage roles below your highest role');
     return { context, role };
   }
@@ -47,7 +47,7 @@ export function roleRoutes(table: RouteTable, { deps, effects, voice }: GuildMod
     { method: 'post', path: '/servers/:serverId/roles', summary: 'Create a role at the bottom of the hierarchy (MANAGE_ROLES; only permissions I have)', tag: 'roles', params: ServerParams, body: CreateRoleRequest, response: Role, status: 201 },
     async ({ user, params, body }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_ROLES);
+      requirePermission(context.permissions, Permission.MANAGE_ROLES, context.withheld);
       const permissions = body.permissions ?? 0;
       if (!canGrant(context.permissions, permissions)) throw forbidden('a role can only get permissions you have');
       if (context.roles.length >= MAX_ROLES) throw conflict(`a server has at most ${MAX_ROLES} roles`);
@@ -119,7 +119,7 @@ export function roleRoutes(table: RouteTable, { deps, effects, voice }: GuildMod
     },
     async ({ user, params, body }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_ROLES);
+      requirePermission(context.permissions, Permission.MANAGE_ROLES, context.withheld);
       const movable = context.roles.filter((role) => !role.isEveryone).sort((a, b) => a.position - b.position || (a.id < b.id ? -1 : 1));
       const slots: (RoleRecord | undefined)[] = new Array<RoleRecord | undefined>(movable.length + 1).fill(undefined);
       for (const move of body) {

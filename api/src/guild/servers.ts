@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   CreateServerRequest,
   DEFAULT_EVERYONE_PERMISSIONS,
+  ModeratorTwoFactorRule,
   Permission,
   Server,
   ServerView,
@@ -11,6 +12,7 @@ import {
 } from '@concord/protocol';
 import { allServerKeys, guildKeys, membershipKeys, type ServerRecord } from '../access';
 import { isForeignKeyViolation, uuidv7 } from '../db';
+import { HttpError } from '../http-errors';
 import { NoContent, type RouteTable } from '../http/route-table';
 import { clientIp } from '../rate-limits';
 import type { GuildModule } from './deps';
@@ -66,7 +68,7 @@ export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     async ({ user, params }) => {
       const context = await access.serverContext(user.userId, params.serverId);
       const members = await data.members(params.serverId);
-      return { ...toServer(context.server), permissions: context.permissions, memberCount: members.length };
+      return { ...toServer(context.server), permissions: context.permissions, memberCount: members.length, moderatorsNeedTwoFactor: context.server.moderatorsNeedTwoFactor };
     },
   );
 
@@ -74,7 +76,7 @@ export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildM
     { method: 'patch', path: '/servers/:serverId', summary: 'Rename a server or change its icon (MANAGE_SERVER)', tag: 'servers', params: ServerParams, body: UpdateServerRequest, response: Server },
     async ({ user, params, body }) => {
       const context = await access.serverContext(user.userId, params.serverId);
-      requirePermission(context.permissions, Permission.MANAGE_SERVER);
+      requirePermission(context.permissions, Permission.MANAGE_SERVER, context.withheld);
       const row = await db.maybeOne<{ id: string; name: string; icon_url: string | null; owner_id: string; created_at: Date }>(
         `UPDATE servers SET name = CASE WHEN $2 THEN $3 ELSE name END, icon_url = CASE WHEN $4 THEN $5 ELSE icon_url END
           WHERE id = $1 RETURNING id, name, icon_url, owner_id, created_at`,
@@ -85,6 +87,29 @@ export function serverRoutes(table: RouteTable, { deps, effects, voice }: GuildM
       const server: Server = { id: row.id, name: row.name, iconUrl: row.icon_url, ownerId: row.owner_id, createdAt: row.created_at.toISOString() };
       await effects.publish(await access.serverAudience(params.serverId), 'server:updated', { server });
       return server;
+    },
+  );
+
+  table.add(
+    {
+      method: 'put',
+      path: '/servers/:serverId/two-factor-requirement',
+      summary: 'Whether moderator permissions act only for members with two-factor sign-in (owner only; the owner needs it to turn it on)',
+      tag: 'servers',
+      params: ServerParams,
+      body: ModeratorTwoFactorRule,
+      response: ModeratorTwoFactorRule,
+    },
+    async ({ user, params, body }) => {
+      const context = await access.serverContext(user.userId, params.serverId);
+      if (context.server.ownerId !== user.userId) throw forbidden('only the owner can change the two-factor requirement');
+      // As Discord: the owner cannot require of moderators what they do not have themselves.
+      if (body.required && !(await data.twoFactor(user.userId))) {
+        throw new HttpError('TWO_FACTOR_REQUIRED', 'turn on two-factor sign-in for your own account first');
+      }
+      await db.query('UPDATE servers SET moderators_need_two_factor = $2 WHERE id = $1', [params.serverId, body.required]);
+      await effects.invalidate([guildKeys.server(params.serverId)]);
+      return { required: body.required };
     },
   );
 

@@ -33,7 +33,16 @@ export const forbidden = (message: string) => new HttpError('FORBIDDEN', message
 export const badRequest = (message: string) => new HttpError('BAD_REQUEST', message);
 export const conflict = (message: string) => new HttpError('CONFLICT', message);
 
-/** 403 unless `perms` holds every bit of `bits`, naming the missing ones. */
-export function requirePermission(perms: number, bits: number): void {
-  if (!has(perms, bits)) throw forbidden(`missing permission ${permissionNames(bits & ~perms).join(', ')}`);
+/**
+ * 403 unless `perms` holds every bit of `bits`, naming the missing ones. When the missing ones are
+ * all `withheld` (the server requires two-factor sign-in of moderators, ServerContext.withheld),
+ * the error says so: the member has the permission, and two-factor sign-in would give it effect.
+ */
+export function requirePermission(perms: number, bits: number, withheld: number): void {
+  if (has(perms, bits)) return;
+  const missing = bits & ~perms;
+  if (has(withheld, missing)) {
+    throw new HttpError('TWO_FACTOR_REQUIRED', `this server requires two-factor sign-in for moderator actions (${permissionNames(missing).join(', ')}): turn it on in User settings`);
+  }
+  throw forbidden(`missing permission ${permissionNames(missing).join(', ')}`);
 }

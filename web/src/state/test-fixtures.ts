@@ -57,7 +57,7 @@ export function emptyState(): AppState {
 /** A snapshot with server s1 loaded: @everyone, the given roles, channels and members (we are one). */
 export function loadedState(parts: { roles?: Role[]; channels?: ChannelView[]; members?: Member[]; apiPermissions?: number } = {}): AppState {
   return guildLoaded(emptyState(), {
-    view: { ...server(), permissions: parts.apiPermissions ?? 0, memberCount: 0 },
+    view: { ...server(), permissions: parts.apiPermissions ?? 0, memberCount: 0, moderatorsNeedTwoFactor: false },
     channels: parts.channels ?? [channel('c1', 0)],
     roles: [role(EVERYONE, 0, 0), ...(parts.roles ?? [])],
     members: parts.members ?? [member(ME)],
