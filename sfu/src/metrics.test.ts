@@ -82,6 +82,7 @@ test('objects, room sizes, capacity, bytes, packets and loss of a real call', as
   expect(await value('concord_sfu_producers', { ...worker, kind: 'video' })).toBe(0);
   expect(await value('concord_sfu_consumers', { ...worker, kind: 'audio' })).toBe(1);
   expect(await value('concord_sfu_streams', { node: node.id })).toBe(2);
+  expect(await value('concord_sfu_load_ratio', { node: node.id })).toBeCloseTo(2 / node.config.capacity, 10);
   expect(await value('concord_sfu_rooms', { ...worker, room_size: '2' })).toBe(1);
   expect(await value('concord_sfu_peers', { ...worker, room_size: '2' })).toBe(2);
   expect(await value('concord_sfu_peers', { ...worker, room_size: '1' })).toBe(0);

@@ -128,10 +128,11 @@ export class SfuMetrics {
       });
 
     perNode('concord_sfu_workers_running', 'mediasoup workers running on the node', () => node.running().length);
-    perNode('concord_sfu_streams', 'Streams (producers + consumers) the node carries: what placement and capacity count', () =>
-      node.running().reduce((sum, { load }) => sum + load.streams, 0),
-    );
+    const streams = () => node.running().reduce((sum, { load }) => sum + load.streams, 0);
+    perNode('concord_sfu_streams', 'Streams (producers + consumers) the node carries: what placement and capacity count', streams);
     perNode('concord_sfu_capacity_streams', 'Most streams the node takes before it refuses new rooms (SFU_CAPACITY)', () => node.capacity);
+    // One per-pod number for the autoscaler (docker/k8s: the SFU's HPA target), so no query has to divide.
+    perNode('concord_sfu_load_ratio', 'Streams carried / SFU_CAPACITY: 1 when the node takes no new rooms; the SFU autoscaling signal', () => streams() / node.capacity);
     perNode('concord_sfu_draining', '1 while the node is draining (takes no new rooms), else 0', () => (node.draining() ? 1 : 0));
     perWorker('concord_sfu_routers', 'Routers (one per room) on the worker', ({ load }) => load.routers);
     perWorker('concord_sfu_transports', 'WebRTC transports on the worker', ({ load }) => load.transports);
