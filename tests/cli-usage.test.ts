@@ -32,6 +32,7 @@ const TOOLS = [
   { name: 'bench:chat', script: 'bench/chat.ts', usage: 'DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:chat -- [options]', badValue: ['--clients', '0'], valueError: '--clients takes counts in 1..5000' },
   { name: 'bench:web', script: 'scripts/bench-web.ts', usage: 'npm run bench:web -- [options]', badValue: ['--runs', 'x'], valueError: '--runs must be an integer in 1..100, got "x"' },
   { name: 'bench:lighthouse', script: 'scripts/bench-lighthouse.ts', usage: 'npm run bench:lighthouse -- [options]', badValue: ['--runs', 'x'], valueError: '--runs must be an integer in 1..20, got "x"' },
+  { name: 'sim:autoscale', script: 'scripts/sim-autoscale.ts', usage: 'npm run sim:autoscale -- [options]', badValue: ['--peak', 'x'], valueError: '--peak must be an integer in 1..200, got "x"' },
   { name: 'screenshots', script: 'scripts/screenshots.ts', usage: 'npx tsx scripts/screenshots.ts [DIR]', badValue: ['a', 'b'], valueError: 'one output directory at most, got 2' },
 ];
 
