@@ -214,7 +214,7 @@ test('prometheus-adapter serves the metric the SFU autoscaler asks for', () => {
 
 const kubectlKustomize = (dir: string): string | undefined => {
   try {
-    return execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch {
     return undefined;
   }
