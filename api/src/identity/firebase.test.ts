@@ -16,7 +16,7 @@ import {
   type Auth,
 } from 'firebase/auth';
 import pino from 'pino';
-import { PublicUser, SessionResponse } from '@concord/protocol';
+import { PublicUser, SecondFactorChallenge, SessionResponse, TotpSetupResponse } from '@concord/protocol';
 import { startFirebaseAuthEmulator, type FirebaseAuthEmulator } from '@concord/testkit/src/firebase-emulator';
 import { raceInserts } from '@concord/testkit/src/insert-barrier';
 import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
@@ -24,6 +24,7 @@ import { createApiApp } from '../app';
 import { loadConfig, type ApiConfig } from '../config';
 import { openDatabase, type OpenedDatabase } from '../db';
 import { buildApiDeps, type BuiltApiDeps } from '../server';
+import { totpCode, totpStepAt } from '../two-factor/totp';
 import { PgUserStore } from '../users-pg';
 import { buildIdentity, type Identity } from './build';
 
@@ -240,5 +241,28 @@ describe('Firebase sign-in against the Auth emulator', () => {
     expect(await me(SessionResponse.parse(signIn.body).token)).toEqual({ status: 200, body: session.user });
     // A Firebase account has no password and no user name to sign in with.
     expect((await call('POST', '/api/auth/local/signin', { json: { username: 'ada', password: 'correct horse battery' } })).status).toBe(401);
+  });
+
+  test('two-factor sign-in on top of Firebase: the ID token then only starts signing in; the code makes the session', async () => {
+    const grace = await firebaseUser('grace@example.com', 'Grace');
+    const session = SessionResponse.parse((await call('POST', '/api/auth/firebase/session', { token: grace.token })).body);
+    const { secret } = TotpSetupResponse.parse((await call('POST', '/api/auth/2fa/totp', { token: session.token })).body);
+    // Codes of this step and the next: no step boundary can put both out of the ±1 step window.
+    const step = totpStepAt(Date.now());
+    expect(await call('POST', '/api/auth/2fa/totp/confirm', { token: session.token, json: { code: totpCode(secret, step) } })).toMatchObject({ status: 200 });
+
+    // The Firebase ID token alone no longer reaches anything but the exchange...
+    expect(await me(grace.token)).toMatchObject({ status: 403, body: { error: { code: 'TWO_FACTOR_REQUIRED' } } });
+    expect(await call('GET', '/api/users/@me/servers', { token: grace.token })).toMatchObject({ status: 403, body: { error: { code: 'TWO_FACTOR_REQUIRED' } } });
+    // ...which answers a challenge, not a session.
+    const exchanged = await call('POST', '/api/auth/firebase/session', { token: grace.token });
+    expect(exchanged.status).toBe(200);
+    const { challenge } = SecondFactorChallenge.parse(exchanged.body).secondFactor;
+    expectUnauthenticated(await me(challenge));
+    expect(await call('POST', '/api/auth/2fa/verify', { json: { challenge, code: totpCode(secret, step) } })).toMatchObject({ status: 401, body: { error: { code: 'INVALID_CREDENTIALS' } } });
+    const verified = await call('POST', '/api/auth/2fa/verify', { json: { challenge, code: totpCode(secret, step + 1) } });
+    expect(verified.status).toBe(200);
+    const second = SessionResponse.parse(verified.body);
+    expect(await me(second.token)).toMatchObject({ status: 200, body: { id: session.user.id } });
   });
 });

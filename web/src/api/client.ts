@@ -11,6 +11,13 @@ import type {
   Invite,
   InvitePreview,
   Member,
+  ModeratorTwoFactorRule,
+  PasskeyRegistration,
+  RecoveryCodesResponse,
+  SecondFactorProof,
+  TotpSetupResponse,
+  TwoFactorStatus,
+  WebAuthnOptions,
   Message,
   MessagePage,
   OverwriteTargetType,
@@ -58,6 +65,19 @@ export class ApiClient {
   signOutEverywhere = () => this.call<SignOutEverywhereResponse>('POST', '/auth/sign-out-everywhere');
   /** Signs every other session out too. */
   changePassword = (body: ChangePasswordRequest) => this.call<SignOutEverywhereResponse>('POST', '/auth/password', { body });
+
+  // ---- two-factor sign-in ----
+  twoFactorStatus = () => this.call<TwoFactorStatus>('GET', '/auth/2fa');
+  /** A new authenticator-app secret, shown this once; `confirmTotp` with its first code turns it on. */
+  beginTotp = () => this.call<TotpSetupResponse>('POST', '/auth/2fa/totp');
+  confirmTotp = (code: string) => this.call<RecoveryCodesResponse>('POST', '/auth/2fa/totp/confirm', { body: { code } });
+  passkeyRegistrationOptions = () => this.call<WebAuthnOptions>('POST', '/auth/2fa/passkeys/options');
+  registerPasskey = (name: string, passkey: PasskeyRegistration) => this.call<RecoveryCodesResponse>('POST', '/auth/2fa/passkeys', { body: { name, passkey } });
+  /** Options to prove a passkey now (turning two-factor sign-in off). */
+  passkeyAssertionOptions = () => this.call<WebAuthnOptions>('POST', '/auth/2fa/assertion-options');
+  disableTwoFactor = (proof: SecondFactorProof) => this.call<void>('POST', '/auth/2fa/disable', { body: proof });
+  newRecoveryCodes = (proof: SecondFactorProof) => this.call<RecoveryCodesResponse>('POST', '/auth/2fa/recovery-codes', { body: proof });
+  setModeratorTwoFactor = (serverId: string, body: ModeratorTwoFactorRule) => this.call<ModeratorTwoFactorRule>('PUT', `/servers/${enc(serverId)}/two-factor-requirement`, { body });
 
   // ---- users ----
   me = () => this.call<UserProfile>('GET', '/users/@me');

@@ -1,12 +1,13 @@
 import { useEffect, useState } from 'react';
 import type { FormEvent } from 'react';
-import { UserName } from '@concord/protocol';
-import type { SessionResponse } from '@concord/protocol';
+import { isSecondFactorChallenge, UserName } from '@concord/protocol';
+import type { SecondFactorChallenge, SessionResponse, SignInResponse } from '@concord/protocol';
 import { clientConfig } from '../config';
 import type { FirebaseWebConfig } from '../config';
 import { describeError } from '../describe-error';
 import { firebaseSession, signIn, signUp } from './api';
 import { describeFirebaseError, firebaseSignIn, firebaseSignUp } from './firebase';
+import { SecondFactorForm } from './SecondFactorForm';
 import type { SignInProvider } from './session';
 import { Logo } from '../ui/icons';
 
@@ -35,6 +36,8 @@ export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse
   const [displayName, setDisplayName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Set while the password was right and the account's second factor is asked for. */
+  const [pending, setPending] = useState<{ challenge: SecondFactorChallenge['secondFactor']; provider: SignInProvider } | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -52,14 +55,19 @@ export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse
     if (invalid) return;
     setBusy(true);
     const display = displayName.trim();
+    const answered = (response: SignInResponse, provider: SignInProvider) => {
+      if (!isSecondFactorChallenge(response)) return onSignedIn(response, provider);
+      setPending({ challenge: response.secondFactor, provider });
+      setBusy(false);
+    };
     try {
       if (firebase) {
         const idToken =
           mode === 'signin' ? await firebaseSignIn(firebase, name.trim(), password) : await firebaseSignUp(firebase, name.trim(), password, display);
-        onSignedIn(await firebaseSession(idToken), 'firebase');
+        answered(await firebaseSession(idToken), 'firebase');
       } else {
         const username = name.trim();
-        onSignedIn(
+        answered(
           mode === 'signin' ? await signIn({ username, password }) : await signUp({ username, password, ...(display ? { displayName: display } : {}) }),
           'local',
         );
@@ -68,6 +76,18 @@ export function AuthForm({ onSignedIn }: { onSignedIn: (session: SessionResponse
       setError(describeFirebaseError(e) ?? describeError(e));
       setBusy(false);
     }
+  }
+
+  if (pending) {
+    return (
+      <main className="auth">
+        <SecondFactorForm
+          challenge={pending.challenge}
+          onSession={(session) => onSignedIn(session, pending.provider)}
+          onCancel={() => (setPending(null), setPassword(''))}
+        />
+      </main>
+    );
   }
 
   const signingUp = mode === 'signup';

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ProtocolError, SessionResponse } from '@concord/protocol';
+import { isSecondFactorChallenge, ProtocolError, SessionResponse } from '@concord/protocol';
 import { clientConfig } from '../config';
 import { checkSession, firebaseSession, signOutSession } from './api';
 import { firebaseIdToken, firebaseSignOut } from './firebase';
@@ -25,12 +25,16 @@ function load(): StoredSession | null {
   }
 }
 
-/** A Firebase user whose Concord session ran out gets a new one from a fresh ID token, quietly. */
+/**
+ * A Firebase user whose Concord session ran out gets a new one from a fresh ID token, quietly —
+ * unless the account has two-factor sign-in, which then asks for the second factor again.
+ */
 async function renewFirebase(): Promise<SessionResponse | null> {
   const { firebase } = await clientConfig();
   if (!firebase) return null;
   const idToken = await firebaseIdToken(firebase);
-  return idToken ? firebaseSession(idToken) : null;
+  const renewed = idToken ? await firebaseSession(idToken) : null;
+  return renewed && !isSecondFactorChallenge(renewed) ? renewed : null;
 }
 
 /**

@@ -5,6 +5,7 @@ import { useSubmit } from '../app/Dialogs';
 import { describeError } from '../describe-error';
 import { ErrorText, Modal } from '../ui/Modal';
 import { keyName } from '../voice/push-to-talk';
+import { TwoFactorSettings } from './TwoFactorSettings';
 
 type Tab = 'account' | 'voice';
 
@@ -61,6 +62,7 @@ function Account() {
         </div>
       </form>
       <ChangePassword />
+      <TwoFactorSettings />
       <div className="danger-zone">
         <SignOutEverywhere />
         <button className="danger" data-testid="sign-out" onClick={signOut}>
