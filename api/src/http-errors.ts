@@ -18,6 +18,7 @@ const STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  CAPACITY: 503,
   TIMEOUT: 504,
 };
 

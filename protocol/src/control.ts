@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Result } from './errors';
-import { EntityId } from './mediasoup';
-import { RoomId, roomRequests, VoicePermissions, voiceEvents, JoinResponse } from './voice';
+import { EntityId, MediaKind, RtpParameters } from './mediasoup';
+import { RoomId, roomRequests, VoicePermissions, voiceEvents, JoinResponse, ProducerSource } from './voice';
 import type { RoomRequestName, VoiceEvent, VoiceEventName } from './voice';
 
 /**
@@ -19,6 +19,40 @@ const SessionId = z.string().min(1).max(64);
 
 /** A peer as one client session refers to it. */
 const PeerSession = z.object({ roomId: RoomId, peerId: EntityId, sessionId: SessionId }).strict();
+
+const NodeId = z.string().min(1).max(128);
+
+/** One end of a PipeTransport between two SFU nodes carrying a room: where it listens, and its SRTP key. */
+export const PipeEndpoint = z
+  .object({
+    ip: z.string().min(1).max(64),
+    port: z.number().int().min(1).max(65_535),
+    srtpParameters: z.object({ cryptoSuite: z.enum(['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']), keyBase64: z.string().min(1).max(128) }).strict(),
+  })
+  .strict();
+export type PipeEndpoint = z.infer<typeof PipeEndpoint>;
+
+/**
+ * A node's offer to carry a room's media to and from another node (node-to-node, over the control
+ * channel). Signed with the deployment's SFU_SECRET (`mac`: HMAC-SHA256 over the other fields), for
+ * one receiver, fresh and used once: the receiver refuses a wrong mac, another `toNodeId`, an old
+ * `issuedAt` and a nonce it has seen.
+ */
+export const PipeOffer = z
+  .object({
+    roomId: RoomId,
+    fromNodeId: NodeId,
+    toNodeId: NodeId,
+    endpoint: PipeEndpoint,
+    issuedAt: z.number().int().nonnegative(),
+    nonce: z.string().min(16).max(64),
+    mac: z.string().length(64),
+  })
+  .strict();
+export type PipeOffer = z.infer<typeof PipeOffer>;
+
+/** A request about the room's pipe from `fromNodeId`, the sending node. */
+const PipeRef = z.object({ roomId: RoomId, fromNodeId: NodeId }).strict();
 
 export const controlRequests = {
   /** A join by another session while the peer is connected displaces the session holding it. */
@@ -42,6 +76,27 @@ export const controlRequests = {
     request: z.object({ roomId: RoomId, peerIds: z.array(EntityId).min(1).max(10_000).optional() }).strict(),
     response: z.object({}),
   },
+  /** Node to node: open a pipe for the room; answers the receiver's end. FORBIDDEN for a forged or replayed offer. */
+  'pipe.open': { request: PipeOffer, response: PipeEndpoint },
+  /** Node to node: a producer of the sender's, piped over; the receiver's peers consume it. */
+  'pipe.produce': {
+    request: PipeRef.extend({
+      producerId: EntityId,
+      peerId: EntityId,
+      kind: MediaKind,
+      source: ProducerSource,
+      rtpParameters: RtpParameters,
+      paused: z.boolean(),
+    }).strict(),
+    response: z.object({}),
+  },
+  /** Node to node: a piped producer was paused, resumed or closed at its origin. */
+  'pipe.producerState': {
+    request: PipeRef.extend({ producerId: EntityId, state: z.enum(['paused', 'resumed', 'closed']) }).strict(),
+    response: z.object({}),
+  },
+  /** Node to node: the sender's side of the room's pipe closed (the room emptied there); close this side. */
+  'pipe.close': { request: PipeRef, response: z.object({}) },
   'peer.request': {
     request: PeerSession.extend({
       name: z.enum(Object.keys(roomRequests) as [RoomRequestName, ...RoomRequestName[]]),

@@ -15,6 +15,7 @@ export const ErrorCode = z.enum([
   'OUT_OF_ORDER', // valid message at the wrong time (e.g. consume before the recv transport exists)
   'RATE_LIMITED',
   'UNAVAILABLE', // no SFU node can take the room, or the room's node went away
+  'CAPACITY', // an SFU node or worker past its capacity refused a new peer or transport; signaling places the peer elsewhere
   'TIMEOUT', // an internal call did not answer in time
   'INTERNAL',
 ]);

@@ -1,5 +1,6 @@
-import { ProtocolError, SfuNodeInfo } from '@concord/protocol';
+import { ProtocolError, type SfuNodeInfo } from '@concord/protocol';
 import { Redis } from 'ioredis';
+import { parseNodeJson, type NodeEntry } from './placement';
 import type { RoomRegistry } from './registry';
 
 export interface RedisRegistryOptions {
@@ -11,9 +12,10 @@ export interface RedisRegistryOptions {
  * Keys, all under the prefix:
  *   node:<id>        the node's JSON; expires ttlMs after its last heartbeat
  *   nodes            set of node ids that may still be live (lapsed ones are pruned when next read)
- *   room:<id>        id of the node holding the room
- *   node-rooms:<id>  set of rooms the node holds, always in step with room:<id>; it counts a node's
- *                    rooms for placement and frees them when the node goes
+ *   room:<id>        id of the room's primary node (one of room-nodes:<id>)
+ *   room-nodes:<id>  set of the nodes carrying the room (a room outgrowing a node continues on more)
+ *   node-rooms:<id>  set of rooms the node carries, always in step with room-nodes; it counts a
+ *                    node's rooms for placement and frees them when the node goes
  * Every operation is one script, so each is atomic against all other registry clients. The scripts
  * build node keys from ids they read, so they take the prefix as ARGV[1] instead of declaring KEYS:
  * this needs a single Redis, not Redis Cluster.
@@ -23,42 +25,92 @@ local prefix = ARGV[1]
 local nodesKey = prefix .. 'nodes'
 local function nodeKey(id) return prefix .. 'node:' .. id end
 local function roomKey(id) return prefix .. 'room:' .. id end
+local function roomNodesKey(id) return prefix .. 'room-nodes:' .. id end
 local function nodeRoomsKey(id) return prefix .. 'node-rooms:' .. id end
+
+local function join(room, id)
+  redis.call('SADD', roomNodesKey(room), id)
+  redis.call('SADD', nodeRoomsKey(id), room)
+  if not redis.call('GET', roomKey(room)) then redis.call('SET', roomKey(room), id) end
+end
+
+-- The node no longer carries the room; a primary leaving hands the room to another node carrying it.
+local function leave(room, id)
+  redis.call('SREM', roomNodesKey(room), id)
+  redis.call('SREM', nodeRoomsKey(id), room)
+  if redis.call('GET', roomKey(room)) == id then
+    local successor = redis.call('SRANDMEMBER', roomNodesKey(room))
+    if successor then redis.call('SET', roomKey(room), successor) else redis.call('DEL', roomKey(room)) end
+  end
+end
 
 -- Forgets a node and frees its rooms (it deregistered, or its heartbeat lapsed).
 local function dropNode(id)
-  for _, room in ipairs(redis.call('SMEMBERS', nodeRoomsKey(id))) do redis.call('DEL', roomKey(room)) end
+  for _, room in ipairs(redis.call('SMEMBERS', nodeRoomsKey(id))) do leave(room, id) end
   redis.call('DEL', nodeKey(id), nodeRoomsKey(id))
   redis.call('SREM', nodesKey, id)
 end
 
--- {id, json} of every live node, dropping lapsed ones on the way.
-local function liveNodes()
+-- {id, json, rooms} of a live node, or nil.
+local function entry(id)
+  local json = redis.call('GET', nodeKey(id))
+  if json then return {id, json, redis.call('SCARD', nodeRoomsKey(id))} end
+end
+
+-- Entries of every live node, dropping lapsed ones on the way.
+local function liveEntries()
   local live = {}
   for _, id in ipairs(redis.call('SMEMBERS', nodesKey)) do
-    local json = redis.call('GET', nodeKey(id))
-    if json then table.insert(live, {id, json}) else dropNode(id) end
+    local e = entry(id)
+    if e then table.insert(live, e) else dropNode(id) end
   end
   return live
 end
 
--- JSON of the live node holding the room, or false.
+local function isCount(value) return type(value) == 'number' and value >= 0 and value == math.floor(value) end
+
+-- The node of an entry if it is one (the checks SfuNodeInfo makes in TypeScript), else nil: garbage is never placed on.
+local function validNode(e)
+  local ok, node = pcall(cjson.decode, e[2])
+  if not ok or type(node) ~= 'table' or node.id ~= e[1] or type(node.controlUrl) ~= 'string'
+      or not string.match(node.controlUrl, '^https?://[^%s]+$')
+      or type(node.draining) ~= 'boolean' or type(node.startedAt) ~= 'number'
+      or not isCount(node.capacity) or node.capacity == 0 or type(node.load) ~= 'table' then return nil end
+  for _, field in ipairs({'workers', 'routers', 'transports', 'producers', 'consumers'}) do
+    if not isCount(node.load[field]) then return nil end
+  end
+  return node
+end
+
+-- The placement rule, as pickNode in placement.ts (the contract test holds the two together): the
+-- least-loaded entry not draining and under capacity; ties to fewer rooms, then the lower id.
+local function pickNode(entries)
+  local best, bestScore
+  for _, e in ipairs(entries) do
+    local node = validNode(e)
+    if node and node.draining == false then
+      local score = node.load.producers + node.load.consumers
+      if score < node.capacity and (not best or score < bestScore
+          or (score == bestScore and (e[3] < best[3] or (e[3] == best[3] and e[1] < best[1])))) then
+        best, bestScore = e, score
+      end
+    end
+  end
+  return best
+end
+
+-- JSON of the live primary of the room, or false.
 local function holder(room)
   local id = redis.call('GET', roomKey(room))
   return id and redis.call('GET', nodeKey(id))
-end
-
-local function claim(room, id)
-  redis.call('SET', roomKey(room), id)
-  redis.call('SADD', nodeRoomsKey(id), room)
 end
 `;
 
 const script = (body: string) => prelude + body;
 
 const scripts = {
-  // ARGV[5..]: the rooms the node hosts. Each is claimed for it unless another live node holds it;
-  // those are returned. A lapsed holder is dropped first, as liveNodes() would.
+  // ARGV[5..]: the rooms the node hosts. Each is joined for it unless it carries it already or
+  // another live node holds it without it; those are returned. A lapsed holder is dropped first.
   heartbeat: script(`
 local id = ARGV[2]
 redis.call('SET', nodeKey(id), ARGV[3], 'PX', ARGV[4])
@@ -66,12 +118,14 @@ redis.call('SADD', nodesKey, id)
 local heldElsewhere = {}
 for i = 5, #ARGV do
   local room = ARGV[i]
-  local holderId = redis.call('GET', roomKey(room))
-  if holderId and holderId ~= id and redis.call('EXISTS', nodeKey(holderId)) == 1 then
-    table.insert(heldElsewhere, room)
-  else
-    if holderId and holderId ~= id then dropNode(holderId) end
-    claim(room, id)
+  if redis.call('SISMEMBER', roomNodesKey(room), id) == 0 then
+    local holderId = redis.call('GET', roomKey(room))
+    if holderId and redis.call('EXISTS', nodeKey(holderId)) == 1 then
+      table.insert(heldElsewhere, room)
+    else
+      if holderId then dropNode(holderId) end
+      join(room, id)
+    end
   end
 end
 return heldElsewhere`),
@@ -80,41 +134,65 @@ return heldElsewhere`),
 
   liveNodes: script(`
 local jsons = {}
-for _, node in ipairs(liveNodes()) do table.insert(jsons, node[2]) end
+for _, e in ipairs(liveEntries()) do table.insert(jsons, e[2]) end
 return jsons`),
 
   roomNode: script(`return holder(ARGV[2])`),
 
-  // pickNode (placement.ts) re-expressed in Lua: choosing and claiming must be one atomic step.
+  roomNodes: script(`
+local room = ARGV[2]
+local primary = redis.call('GET', roomKey(room))
+local jsons = {}
+for _, id in ipairs(redis.call('SMEMBERS', roomNodesKey(room))) do
+  local json = redis.call('GET', nodeKey(id))
+  if json and id == primary then table.insert(jsons, 1, json) elseif json then table.insert(jsons, json) end
+end
+return jsons`),
+
   placeRoom: script(`
 local room = ARGV[2]
 local current = holder(room)
 if current then return current end
-local best, bestId, bestScore, bestRooms
-for _, entry in ipairs(liveNodes()) do
-  local id, json = entry[1], entry[2]
-  local ok, node = pcall(cjson.decode, json)
-  -- An entry without the fields ranking needs is corrupt: skip it, as liveNodes() does.
-  if ok and type(node) == 'table' and node.draining == false and type(node.capacity) == 'number'
-      and type(node.load) == 'table' and type(node.load.producers) == 'number' and type(node.load.consumers) == 'number' then
-    local score = node.load.producers + node.load.consumers
-    local rooms = redis.call('SCARD', nodeRoomsKey(id))
-    if score < node.capacity and (not best or score < bestScore
-        or (score == bestScore and (rooms < bestRooms or (rooms == bestRooms and id < bestId)))) then
-      best, bestId, bestScore, bestRooms = json, id, score, rooms
-    end
-  end
-end
+local best = pickNode(liveEntries())
 if not best then return false end
-claim(room, bestId)
-return best`),
+join(room, best[1])
+return best[2]`),
+
+  // ARGV[3..]: nodes to pass over (they refused the peer for capacity).
+  placePeer: script(`
+local room = ARGV[2]
+local excluded = {}
+for i = 3, #ARGV do excluded[ARGV[i]] = true end
+local carrying = {}
+for _, id in ipairs(redis.call('SMEMBERS', roomNodesKey(room))) do
+  local e = entry(id)
+  if not e then leave(room, id) elseif not excluded[id] then table.insert(carrying, e) end
+end
+local primaryId = redis.call('GET', roomKey(room))
+for _, e in ipairs(carrying) do
+  if e[1] == primaryId and pickNode({e}) then return e[2] end
+end
+local joined = pickNode(carrying)
+if joined then return joined[2] end
+local fresh = {}
+for _, e in ipairs(liveEntries()) do
+  if not excluded[e[1]] and redis.call('SISMEMBER', roomNodesKey(room), e[1]) == 0 then table.insert(fresh, e) end
+end
+local best = pickNode(fresh)
+if not best then return false end
+join(room, best[1])
+return best[2]`),
 
   releaseRoom: script(`
 local room, id = ARGV[2], ARGV[3]
-if redis.call('GET', roomKey(room)) == id then
-  redis.call('DEL', roomKey(room))
-  redis.call('SREM', nodeRoomsKey(id), room)
-end`),
+if redis.call('SISMEMBER', roomNodesKey(room), id) == 1 then leave(room, id) end`),
+
+  // ARGV[2..]: JSON array of {id, json, rooms}. The rule alone, for the contract test.
+  pickNode: script(`
+local entries = {}
+for _, e in ipairs(cjson.decode(ARGV[2])) do table.insert(entries, {e.id, e.json, e.rooms}) end
+local best = pickNode(entries)
+return best and best[1]`),
 };
 
 /** The cluster registry: every signaling server and SFU node shares one Redis. */
@@ -148,17 +226,33 @@ export class RedisRegistry implements RoomRegistry {
 
   async liveNodes(): Promise<SfuNodeInfo[]> {
     const jsons = (await this.run(scripts.liveNodes)) as string[];
-    return jsons.map(parseNode).filter((node) => node !== null);
+    return jsons.map(parseNodeJson).filter((node) => node !== null);
   }
 
   async placeRoom(roomId: string): Promise<SfuNodeInfo> {
-    const node = parseNode(await this.run(scripts.placeRoom, roomId));
+    const node = parseNodeJson(await this.run(scripts.placeRoom, roomId));
     if (!node) throw new ProtocolError('UNAVAILABLE', 'no SFU node can take this room');
     return node;
   }
 
+  async placePeer(roomId: string, exclude: readonly string[] = []): Promise<SfuNodeInfo> {
+    const node = parseNodeJson(await this.run(scripts.placePeer, roomId, ...exclude));
+    if (!node) throw new ProtocolError('UNAVAILABLE', 'no SFU node can take this peer');
+    return node;
+  }
+
+  async roomNodes(roomId: string): Promise<SfuNodeInfo[]> {
+    const jsons = (await this.run(scripts.roomNodes, roomId)) as string[];
+    return jsons.map(parseNodeJson).filter((node) => node !== null);
+  }
+
+  /** The placement rule as the Lua scripts run it, over raw entries: for the contract test with placement.ts. */
+  async pickNodeInRedis(entries: readonly NodeEntry[]): Promise<string | undefined> {
+    return ((await this.run(scripts.pickNode, JSON.stringify(entries))) as string | null) ?? undefined;
+  }
+
   async roomNode(roomId: string): Promise<SfuNodeInfo | null> {
-    return parseNode(await this.run(scripts.roomNode, roomId));
+    return parseNodeJson(await this.run(scripts.roomNode, roomId));
   }
 
   async releaseRoom(roomId: string, nodeId: string): Promise<void> {
@@ -176,16 +270,5 @@ export class RedisRegistry implements RoomRegistry {
     } catch (error) {
       throw new ProtocolError('UNAVAILABLE', `room registry: ${(error as Error).message}`);
     }
-  }
-}
-
-/** A node entry as stored, or null when there is none or it does not match the schema. */
-function parseNode(json: unknown): SfuNodeInfo | null {
-  if (typeof json !== 'string') return null;
-  try {
-    const parsed = SfuNodeInfo.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
   }
 }

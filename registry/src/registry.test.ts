@@ -176,6 +176,58 @@ describe.each<[string, () => RoomRegistry]>([
     expect((await registry.roomNode('room-1'))?.id).toBe('b');
   });
 
+  test('a peer goes to the room\'s primary while it has headroom, then continues the room on another node', async () => {
+    await registry.heartbeat(node('a', 10), LONG_TTL);
+    await registry.heartbeat(node('b', 20), LONG_TTL);
+    await registry.heartbeat(node('c', 30), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('a');
+    await registry.heartbeat(node('a', 5), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('a');
+    // a is full: the room continues on the least-loaded other node, which now carries it too.
+    await registry.heartbeat(node('a', 100), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('b');
+    expect(ids(await registry.roomNodes('room-1'))).toEqual(['a', 'b']);
+    expect((await registry.roomNodes('room-1'))[0]?.id).toBe('a');
+    expect((await registry.roomNode('room-1'))?.id).toBe('a');
+    // Nodes already carrying the room come before new ones, even when busier.
+    await registry.heartbeat(node('b', 60), LONG_TTL);
+    await registry.heartbeat(node('c', 0), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('b');
+    // A node that refused the peer for capacity is passed over.
+    expect((await registry.placePeer('room-1', ['b'])).id).toBe('c');
+    expect(ids(await registry.roomNodes('room-1'))).toEqual(['a', 'b', 'c']);
+    // Nowhere with headroom.
+    await expect(registry.placePeer('room-1', ['b', 'c'])).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  test('a primary leaving a room hands it to another node carrying it; the last one frees it', async () => {
+    await registry.heartbeat(node('a', 100), LONG_TTL);
+    await registry.heartbeat(node('b', 0), LONG_TTL);
+    await registry.heartbeat(node('a', 0), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('a');
+    await registry.heartbeat(node('a', 100), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('b');
+    await registry.releaseRoom('room-1', 'a');
+    expect((await registry.roomNode('room-1'))?.id).toBe('b');
+    expect(ids(await registry.roomNodes('room-1'))).toEqual(['b']);
+    // b carries it legitimately: its heartbeat reports no split.
+    expect(await registry.heartbeat(node('b', 0), LONG_TTL, ['room-1'])).toEqual([]);
+    await registry.releaseRoom('room-1', 'b');
+    expect(await registry.roomNodes('room-1')).toEqual([]);
+    expect(await registry.roomNode('room-1')).toBeNull();
+  });
+
+  test('a node carrying a room that lapses drops out of it', async () => {
+    await registry.heartbeat(node('a', 100), LONG_TTL);
+    await registry.heartbeat(node('b', 0), SHORT_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('b');
+    await registry.heartbeat(node('a', 0), LONG_TTL);
+    expect((await registry.placePeer('room-1')).id).toBe('b');
+    await sleep(SHORT_TTL + 100);
+    expect(ids(await registry.roomNodes('room-1'))).toEqual([]);
+    expect((await registry.placePeer('room-1')).id).toBe('a');
+  });
+
   test('deregister removes the node and frees its rooms', async () => {
     await registry.heartbeat(node('a', 0), LONG_TTL);
     await registry.heartbeat(node('b', 50), LONG_TTL);

@@ -25,9 +25,20 @@ export interface RoomRegistry {
    * one room always get the same node. Throws ProtocolError('UNAVAILABLE') when no node can take it.
    */
   placeRoom(roomId: string): Promise<SfuNodeInfo>;
-  /** The live node holding the room, or null. */
+  /**
+   * Where a new peer of the room goes; a room may live on several nodes (joined by pipes). The
+   * room's primary node while it has headroom (placement.ts hasHeadroom), else the least-loaded
+   * other node already carrying the room that has headroom, else the least-loaded node with
+   * headroom that does not carry it yet, which joins the room (the primary, if it had none).
+   * `exclude` names nodes that just refused the peer for capacity. Atomic like placeRoom. Throws
+   * ProtocolError('UNAVAILABLE') when no node has headroom.
+   */
+  placePeer(roomId: string, exclude?: readonly string[]): Promise<SfuNodeInfo>;
+  /** The live nodes carrying the room, the primary first. */
+  roomNodes(roomId: string): Promise<SfuNodeInfo[]>;
+  /** The live node holding the room (its primary), or null. */
   roomNode(roomId: string): Promise<SfuNodeInfo | null>;
-  /** Frees the room's claim if `nodeId` still holds it (the room closed there). */
+  /** `nodeId` no longer carries the room (it closed there); if it was the primary, another node carrying it takes over. */
   releaseRoom(roomId: string, nodeId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -24,8 +24,10 @@ export interface SfuConfig {
   readonly controlListenIp: string;
   /** Shared with signaling; authenticates control connections. */
   readonly secret: string;
-  /** Most streams (producers + consumers) before the node takes no new rooms. */
+  /** Most streams (producers + consumers) before the node takes no new peers or transports; a worker's share is capacity / workers. */
   readonly capacity: number;
+  /** Most peers of a room sending (or receiving) through one router before it spreads to another worker; 0: by load alone. */
+  readonly roomPeersPerRouter: number;
   /** How long a disconnected peer keeps its place. */
   readonly peerGraceMs: number;
   /** Registry heartbeat period. */
@@ -58,7 +60,11 @@ export const SfuVariables = z.object({
   SFU_CONTROL_HOST: variable(parsers.text, { default: '127.0.0.1', description: 'the host signaling reaches the control port at' }),
   SFU_CONTROL_LISTEN_IP: variable(parsers.text, { shown: 'the control host', description: 'address the control server binds to' }),
   SFU_SECRET: variable(parsers.text, { secret: true, shown: '— (required; random when embedded)', description: 'shared by signaling and the SFU nodes (≥ 16 characters): authenticates control connections' }),
-  SFU_CAPACITY: variable(parsers.integer(1, 1_000_000), { shown: `${STREAMS_PER_WORKER} × workers`, description: 'streams (producers + consumers) before the node takes no new rooms' }),
+  SFU_CAPACITY: variable(parsers.integer(1, 1_000_000), { shown: `${STREAMS_PER_WORKER} × workers`, description: 'streams (producers + consumers of clients) before the node refuses new peers and transports (`CAPACITY`: signaling places them on another node); a worker takes its share, capacity ÷ workers, before a room spreads to another worker (docs/capacity.md)' }),
+  SFU_ROOM_PEERS_PER_ROUTER: variable(parsers.integer(0, 100_000), {
+    default: 0,
+    description: "most peers of a room sending (or receiving) through one worker's router before the room spreads to another worker (`pipeToRouter`); 0: only when the worker passes its share of `SFU_CAPACITY`",
+  }),
   SFU_PEER_GRACE_MS: variable(parsers.integer(0, 3_600_000), { default: 15_000, description: 'how long a dropped peer keeps its place' }),
   SFU_HEARTBEAT_INTERVAL_MS: variable(parsers.integer(50, 60_000), { default: 3_000, description: 'registry heartbeat period' }),
   SFU_HEARTBEAT_TTL_MS: variable(parsers.integer(100, 600_000), { default: 10_000, description: 'the registry forgets a node this long after its last heartbeat' }),
@@ -83,6 +89,7 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv = process.env, overrides: S
     // Embedded mode runs signaling in the same process, so a random secret shared in memory is enough.
     secret: values.secret ?? vars.SFU_SECRET ?? (embedded ? randomBytes(24).toString('hex') : ''),
     capacity: values.capacity ?? vars.SFU_CAPACITY ?? STREAMS_PER_WORKER * workers,
+    roomPeersPerRouter: values.roomPeersPerRouter ?? vars.SFU_ROOM_PEERS_PER_ROUTER,
     peerGraceMs: values.peerGraceMs ?? vars.SFU_PEER_GRACE_MS,
     heartbeatIntervalMs: values.heartbeatIntervalMs ?? vars.SFU_HEARTBEAT_INTERVAL_MS,
     heartbeatTtlMs: values.heartbeatTtlMs ?? vars.SFU_HEARTBEAT_TTL_MS,

@@ -29,6 +29,12 @@ const handlers: ControlHandlers = {
   'peer.setPermissions': async () => ({ closedProducerIds: [] }),
   'room.remove': async () => ({}),
   'peer.request': async () => ({}),
+  'pipe.open': async () => {
+    throw new Error('not under test here');
+  },
+  'pipe.produce': async () => ({}),
+  'pipe.producerState': async () => ({}),
+  'pipe.close': async () => ({}),
 };
 
 let server: ControlServer;

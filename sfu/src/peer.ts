@@ -29,6 +29,7 @@ type Consumer = types.Consumer<ConsumerAppData>;
 /** The receiving side: what the client can receive is tied to the recv transport it was sent for. */
 interface Receiver {
   transport: Transport;
+  router: types.Router<RouterAppData>;
   rtpCapabilities?: types.RtpCapabilities;
   /** Producers consumed, or being consumed, on this transport. */
   producerIds: Set<string>;
@@ -45,8 +46,10 @@ export interface PeerOptions {
   session: PeerSession;
   displayName: string;
   permissions: VoicePermissions;
-  router: types.Router<RouterAppData>;
-  webRtcServer: types.WebRtcServer;
+  /** The router (and its worker's WebRTC listener) a new transport of the given direction goes on. */
+  placeTransport: (direction: TransportDirection) => Promise<{ router: types.Router<RouterAppData>; webRtcServer: types.WebRtcServer }>;
+  /** Makes a producer of the room available on `router` (piping it there if it lives elsewhere). */
+  reach: (producerId: string, router: types.Router<RouterAppData>) => Promise<void>;
   /** Delivers an event to this peer's client. */
   send: <E extends VoiceEventName>(event: E, data: VoiceEvent<E>) => void;
   logger: Logger;
@@ -70,6 +73,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   #permissions: VoicePermissions;
   readonly #options: PeerOptions;
   #sendTransport: Transport | undefined;
+  #sendRouter: types.Router<RouterAppData> | undefined;
   #receiver: Receiver | undefined;
   readonly #producers = new Map<string, Producer>();
   /** Sources with a produce call in flight, so two racing calls cannot both pass the one-per-source check. */
@@ -101,6 +105,11 @@ export class Peer extends EventEmitter<PeerEvents> {
     return this.#connected;
   }
 
+  /** The router the peer's producers live on (that of its send transport). */
+  get sendRouter(): types.Router<RouterAppData> | undefined {
+    return this.#sendRouter;
+  }
+
   get producers(): Producer[] {
     return [...this.#producers.values()];
   }
@@ -110,8 +119,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   async createTransport(direction: TransportDirection): Promise<TransportOptions> {
-    const { router, webRtcServer } = this.#options;
     const sessionId = this.#session.id;
+    const { router, webRtcServer } = await this.#options.placeTransport(direction);
     const transport = await router.createWebRtcTransport<TransportAppData>({
       webRtcServer,
       enableUdp: true,
@@ -127,9 +136,10 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (direction === 'send') {
       this.#sendTransport?.close();
       this.#sendTransport = transport;
+      this.#sendRouter = router;
     } else {
       this.#receiver?.transport.close();
-      this.#receiver = { transport, producerIds: new Set() };
+      this.#receiver = { transport, router, producerIds: new Set() };
     }
     transport.observer.once('close', () => {
       if (this.#sendTransport === transport) this.#sendTransport = undefined;
@@ -230,13 +240,16 @@ export class Peer extends EventEmitter<PeerEvents> {
     const receiver = this.#receiver;
     const rtpCapabilities = receiver?.rtpCapabilities;
     if (!receiver || !rtpCapabilities || receiver.producerIds.has(producer.id)) return;
-    if (!this.#options.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-      this.#options.logger.debug({ peerId: this.id, producerId: producer.id }, 'peer cannot receive producer');
-      return;
-    }
     receiver.producerIds.add(producer.id);
     let consumer: Consumer;
     try {
+      // On the receiving router, which may not be the producer's: piped there first (once per router).
+      await this.#options.reach(producer.id, receiver.router);
+      if (!receiver.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+        receiver.producerIds.delete(producer.id);
+        this.#options.logger.debug({ peerId: this.id, producerId: producer.id }, 'peer cannot receive producer');
+        return;
+      }
       consumer = await receiver.transport.consume<ConsumerAppData>({
         producerId: producer.id,
         rtpCapabilities,

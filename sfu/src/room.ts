@@ -15,9 +15,12 @@ import {
   type VoiceRequest,
   type VoiceResponse,
 } from '@concord/protocol';
-import type { ProducerAppData, RouterAppData } from './app-data';
+import type { ProducerAppData } from './app-data';
 import { parseRequest } from './input';
 import { Peer, type Producer } from './peer';
+import { RoomPipe, type PipeChannel } from './room-pipe';
+import { RoomRouters } from './room-routers';
+import type { TransportPlacementPolicy } from './transport-placement';
 import { toWire } from './wire';
 import type { WorkerPool } from './worker-pool';
 
@@ -44,9 +47,21 @@ const ACTIVE_SPEAKER_INTERVAL_MS = 300;
 
 export interface RoomOptions {
   roomId: string;
-  pool: Pick<WorkerPool, 'createRouter'>;
+  pool: Pick<WorkerPool, 'createRouter' | 'streamsByWorker'>;
+  policy: TransportPlacementPolicy;
+  /** Whether the node takes one more transport (its capacity); refused with CAPACITY otherwise. */
+  hasCapacity: () => boolean;
   peerGraceMs: number;
   logger: Logger;
+}
+
+/** What a room needs to pipe its media to another node carrying it. */
+export interface PipeSetup {
+  localNodeId: string;
+  remoteNodeId: string;
+  listenIp: string;
+  announcedAddress: string | undefined;
+  channel: PipeChannel;
 }
 
 export type RoomEvents = {
@@ -67,13 +82,17 @@ const ownerOf = (producer: types.Producer): string => (producer.appData as Produ
  */
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
-  readonly #router: types.Router<RouterAppData>;
-  readonly #webRtcServer: types.WebRtcServer;
+  readonly #routers: RoomRouters;
+  readonly #hasCapacity: () => boolean;
   readonly #audioLevelObserver: types.AudioLevelObserver;
   readonly #activeSpeakerObserver: types.ActiveSpeakerObserver;
   readonly #peerGraceMs: number;
   readonly #logger: Logger;
   readonly #peers = new Map<string, Peer>();
+  /** Pipes to the other nodes carrying the room, by node id. */
+  readonly #pipes = new Map<string, RoomPipe>();
+  /** Producers of peers on other nodes, piped in, by producer id. */
+  readonly #remoteProducers = new Map<string, Producer>();
   #dominantSpeakerId: string | null = null;
   #closed = false;
 
@@ -81,22 +100,27 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#peers.size;
   }
 
-  static async open({ roomId, pool, peerGraceMs, logger }: RoomOptions): Promise<Room> {
-    const { router, webRtcServer } = await pool.createRouter(roomId, MEDIA_CODECS);
+  hasPeer(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
+  static async open({ roomId, pool, policy, hasCapacity, peerGraceMs, logger }: RoomOptions): Promise<Room> {
+    const routers = await RoomRouters.open({ roomId, pool, policy, mediaCodecs: MEDIA_CODECS });
+    const { router } = routers.home;
     try {
       const audioLevelObserver = await router.createAudioLevelObserver({ threshold: SPEAKING_THRESHOLD_DBOV, interval: SPEAKING_INTERVAL_MS });
       const activeSpeakerObserver = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS });
-      return new Room({ roomId, router, webRtcServer, audioLevelObserver, activeSpeakerObserver, peerGraceMs, logger });
+      return new Room({ roomId, routers, hasCapacity, audioLevelObserver, activeSpeakerObserver, peerGraceMs, logger });
     } catch (error) {
-      router.close();
+      routers.close();
       throw error;
     }
   }
 
   private constructor(parts: {
     roomId: string;
-    router: types.Router<RouterAppData>;
-    webRtcServer: types.WebRtcServer;
+    routers: RoomRouters;
+    hasCapacity: () => boolean;
     audioLevelObserver: types.AudioLevelObserver;
     activeSpeakerObserver: types.ActiveSpeakerObserver;
     peerGraceMs: number;
@@ -104,14 +128,14 @@ export class Room extends EventEmitter<RoomEvents> {
   }) {
     super();
     this.id = parts.roomId;
-    this.#router = parts.router;
-    this.#webRtcServer = parts.webRtcServer;
+    this.#routers = parts.routers;
+    this.#hasCapacity = parts.hasCapacity;
     this.#audioLevelObserver = parts.audioLevelObserver;
     this.#activeSpeakerObserver = parts.activeSpeakerObserver;
     this.#peerGraceMs = parts.peerGraceMs;
     this.#logger = parts.logger.child({ roomId: parts.roomId });
 
-    this.#router.once('workerclose', () => this.close('worker died'));
+    this.#routers.once('workerclose', () => this.close('worker died'));
     this.#audioLevelObserver.on('volumes', (volumes) => this.#toRoom('voice:speaking', { peerIds: volumes.map(({ producer }) => ownerOf(producer)) }));
     this.#audioLevelObserver.on('silence', () => this.#toRoom('voice:speaking', { peerIds: [] }));
     this.#activeSpeakerObserver.on('dominantspeaker', ({ producer }) => {
@@ -144,8 +168,8 @@ export class Room extends EventEmitter<RoomEvents> {
         session,
         displayName,
         permissions,
-        router: this.#router,
-        webRtcServer: this.#webRtcServer,
+        placeTransport: (direction) => this.#routers.placeTransport(direction),
+        reach: (producerId, router) => this.#routers.reach(producerId, router),
         send: (event, data) => this.#deliver({ roomId: this.id, to: [peerId], event, data }),
         logger: this.#logger.child({ peerId }),
       });
@@ -156,7 +180,8 @@ export class Room extends EventEmitter<RoomEvents> {
     return {
       roomId: this.id,
       peerId,
-      routerRtpCapabilities: toWire.rtpCapabilities(this.#router.rtpCapabilities),
+      // Every router of every node is made with the same codecs, so this holds wherever the peer's transports go.
+      routerRtpCapabilities: toWire.rtpCapabilities(this.#routers.home.router.rtpCapabilities),
       peers: [...this.#peers.values()].filter((other) => other !== peer).map((other) => other.info()),
       permissions: peer.permissions,
     };
@@ -205,9 +230,11 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed) return;
     if (this.#peers.size > 0) this.#toRoom('voice:roomClosed', { roomId: this.id, reason });
     this.#closed = true;
-    // The router first: its transports then close as 'routerclose', which tells no one, instead of
+    // The other nodes carrying the room keep it: they only lose what this side piped to them.
+    for (const pipe of this.#pipes.values()) pipe.close();
+    // The routers first: their transports then close as 'routerclose', which tells no one, instead of
     // each producer closing and sending consumerClosed to peers that are being dropped anyway.
-    this.#router.close();
+    this.#routers.close();
     for (const peer of this.#peers.values()) peer.close();
     this.#peers.clear();
     this.#logger.info({ reason }, 'room closed');
@@ -215,7 +242,10 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   readonly #handlers: { [N in RoomRequestName]: RoomRequestHandler<N> } = {
-    'voice:createTransport': (peer, { direction }) => peer.createTransport(direction),
+    'voice:createTransport': (peer, { direction }) => {
+      if (!this.#hasCapacity()) throw new ProtocolError('CAPACITY', 'this SFU node is at capacity');
+      return peer.createTransport(direction);
+    },
     'voice:connectTransport': async (peer, { transportId, dtlsParameters }) => {
       await peer.connectTransport(transportId, dtlsParameters);
       return {};
@@ -227,7 +257,10 @@ export class Room extends EventEmitter<RoomEvents> {
     },
     'voice:produce': async (peer, request) => {
       const producer = await peer.produce(request);
+      // Produced on the peer's send transport, so its router is known.
+      this.#routers.locate(producer, peer.sendRouter!);
       this.#publish(producer);
+      for (const pipe of this.#pipes.values()) void this.#pipeOut(pipe, producer);
       return { producerId: producer.id };
     },
     'voice:pauseProducer': async (peer, { producerId }) => {
@@ -252,22 +285,74 @@ export class Room extends EventEmitter<RoomEvents> {
     },
   };
 
-  /** A new producer reaches the speaking observers (mics only) and every other peer that receives. */
+  /** A new producer (of a peer here, or piped in) reaches the speaking observers (mics only) and every other peer that receives. */
   #publish(producer: Producer): void {
-    if (producer.appData.source === 'mic') {
-      for (const observer of [this.#audioLevelObserver, this.#activeSpeakerObserver]) {
-        observer.addProducer({ producerId: producer.id }).catch((error: unknown) => {
-          this.#logger.warn({ err: error, producerId: producer.id }, 'could not observe producer');
-        });
-      }
-    }
+    if (producer.appData.source === 'mic') void this.#observe(producer);
     for (const peer of this.#peers.values()) {
       if (peer.id !== producer.appData.peerId) void peer.consume(producer);
     }
   }
 
   #producersBesides(peer: Peer): Producer[] {
-    return [...this.#peers.values()].filter((other) => other !== peer).flatMap((other) => other.producers);
+    const local = [...this.#peers.values()].filter((other) => other !== peer).flatMap((other) => other.producers);
+    return [...local, ...this.#remoteProducers.values()];
+  }
+
+  /** The observers sit on the home router: a mic on another router is piped there first. */
+  async #observe(producer: Producer): Promise<void> {
+    try {
+      await this.#routers.reach(producer.id, this.#routers.home.router);
+      for (const observer of [this.#audioLevelObserver, this.#activeSpeakerObserver]) await observer.addProducer({ producerId: producer.id });
+    } catch (error) {
+      this.#logger.debug({ err: error, producerId: producer.id }, 'could not observe producer (closed meanwhile)');
+    }
+  }
+
+  /**
+   * Opens this room's pipe to another node carrying it (both sides call this: the offering node
+   * before it sends its offer, the accepting one on receipt). Producers piped in are published
+   * here like local ones; once connected, every local producer is piped out, and every later one.
+   */
+  async openPipe(setup: PipeSetup): Promise<RoomPipe> {
+    if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+    if (this.#pipes.has(setup.remoteNodeId)) throw new ProtocolError('CONFLICT', `room ${this.id} is piped to ${setup.remoteNodeId} already`);
+    const pipe = await RoomPipe.create({ ...setup, roomId: this.id, router: this.#routers.home.router, logger: this.#logger.child({ remoteNodeId: setup.remoteNodeId }) });
+    if (this.#closed) {
+      pipe.close(false);
+      throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+    }
+    this.#pipes.set(setup.remoteNodeId, pipe);
+    pipe.on('producer', (producer) => {
+      this.#routers.locate(producer, this.#routers.home.router);
+      this.#remoteProducers.set(producer.id, producer);
+      producer.observer.once('close', () => this.#remoteProducers.delete(producer.id));
+      this.#publish(producer);
+    });
+    pipe.once('close', () => {
+      if (this.#pipes.get(setup.remoteNodeId) === pipe) this.#pipes.delete(setup.remoteNodeId);
+    });
+    return pipe;
+  }
+
+  /** The room's pipe to that node, if any. */
+  pipe(remoteNodeId: string): RoomPipe | undefined {
+    return this.#pipes.get(remoteNodeId);
+  }
+
+  /** Sends every producer of this room's peers over a newly connected pipe. */
+  pipeOutAll(pipe: RoomPipe): void {
+    for (const peer of this.#peers.values()) for (const producer of peer.producers) void this.#pipeOut(pipe, producer);
+  }
+
+  /** Piped producers enter other nodes from the home router. Only this node's own producers go out: the mesh has no relays. */
+  async #pipeOut(pipe: RoomPipe, producer: Producer): Promise<void> {
+    try {
+      await this.#routers.reach(producer.id, this.#routers.home.router);
+    } catch (error) {
+      this.#logger.debug({ err: error, producerId: producer.id }, 'could not bring producer to the home router (closed meanwhile)');
+      return;
+    }
+    await pipe.send(producer);
   }
 
   /** The peer, if `sessionId` holds it: a session that was replaced speaks for the peer no more. */

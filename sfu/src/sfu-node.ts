@@ -1,12 +1,17 @@
 import { isIPv6 } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protocol';
+import { loadScore, ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfig } from './config';
 import { ControlServer, type ControlHandlers } from './control-server';
 import { SfuMetrics, type SfuMetricsOptions } from './metrics';
+import { NodePipes } from './node-pipes';
 import { Room } from './room';
+import { WorkerSharePolicy, type TransportPlacementPolicy } from './transport-placement';
 import { WorkerPool, type WorkerSummary } from './worker-pool';
+
+/** A node-to-node pipe request (they are quick local mediasoup calls) that takes longer means the node is gone. */
+const PIPE_REQUEST_TIMEOUT_MS = 5_000;
 
 /** `voice:roomClosed` reason when a split room closes on this node: its clients rejoin, on the node holding it. */
 export const ROOM_MOVED_REASON = 'the room moved to another node';
@@ -14,6 +19,8 @@ export const ROOM_MOVED_REASON = 'the room moved to another node';
 export interface SfuNodeOptions {
   /** Defaults to a pino JSON logger at the configured level. */
   logger?: Logger;
+  /** Where a room's transports go among the workers; default WorkerSharePolicy (SFU_CAPACITY / SFU_WORKERS per worker). */
+  transportPlacement?: TransportPlacementPolicy;
   metrics?: SfuMetricsOptions;
 }
 
@@ -28,6 +35,9 @@ export class SfuNode {
   readonly #registry: RoomRegistry;
   readonly #logger: Logger;
   readonly #pool: WorkerPool;
+  readonly #transportPlacement: TransportPlacementPolicy;
+  /** Rooms that continue on other nodes: the pipes to them. */
+  readonly #nodePipes: NodePipes;
   readonly #rooms = new Map<string, Room>();
   /** Rooms whose router is being created, so racing joins share one. */
   readonly #opening = new Map<string, Promise<Room>>();
@@ -48,6 +58,19 @@ export class SfuNode {
       rtcPortBase: config.rtcPortBase,
       listenIp: config.listenIp,
       announcedAddress: config.announcedAddress,
+      logger: this.#logger,
+    });
+    this.#transportPlacement =
+      options.transportPlacement ?? new WorkerSharePolicy({ workerShare: config.capacity / config.workers, peersPerRouter: config.roomPeersPerRouter });
+    this.#nodePipes = new NodePipes({
+      nodeId: config.nodeId,
+      secret: config.secret,
+      listenIp: config.listenIp,
+      announcedAddress: config.announcedAddress,
+      timeoutMs: PIPE_REQUEST_TIMEOUT_MS,
+      registry,
+      room: (roomId) => this.#rooms.get(roomId),
+      rooms: () => this.#rooms.values(),
       logger: this.#logger,
     });
     // The dead worker's rooms closed through their routers; the registry should see the drop now.
@@ -147,6 +170,11 @@ export class SfuNode {
 
   readonly #handlers: ControlHandlers = {
     'peer.join': async (request, connection) => {
+      // A new peer past capacity is placed elsewhere by signaling (a peer already here may rejoin).
+      if (!this.#rooms.get(request.roomId)?.hasPeer(request.peerId) && !this.#hasCapacity()) {
+        if (!this.#rooms.has(request.roomId)) void this.#registry.releaseRoom(request.roomId, this.id).catch(() => undefined);
+        throw new ProtocolError('CAPACITY', `SFU node ${this.id} is at capacity`);
+      }
       const room = await this.#roomFor(request.roomId);
       const joined = room.join(request, connection.id);
       // Lost while the room was opening, the connection found no peer of its own to disconnect then.
@@ -167,7 +195,16 @@ export class SfuNode {
     },
     'peer.setPermissions': async ({ roomId, peerId, permissions }) => this.#room(roomId).setPermissions(peerId, permissions),
     'peer.request': async ({ roomId, peerId, sessionId, name, data }) => this.#room(roomId).request(peerId, sessionId, name, data),
+    'pipe.open': (request, connection) => this.#nodePipes.handlers['pipe.open'](request, connection),
+    'pipe.produce': (request, connection) => this.#nodePipes.handlers['pipe.produce'](request, connection),
+    'pipe.producerState': (request, connection) => this.#nodePipes.handlers['pipe.producerState'](request, connection),
+    'pipe.close': (request, connection) => this.#nodePipes.handlers['pipe.close'](request, connection),
   };
+
+  /** Whether the node takes one more peer or transport: the streams it carries against SFU_CAPACITY. */
+  #hasCapacity(): boolean {
+    return loadScore(this.load()) < this.config.capacity;
+  }
 
   #room(roomId: string): Room {
     const room = this.#rooms.get(roomId);
@@ -188,13 +225,22 @@ export class SfuNode {
   }
 
   async #open(roomId: string): Promise<Room> {
-    const room = await Room.open({ roomId, pool: this.#pool, peerGraceMs: this.config.peerGraceMs, logger: this.#logger });
+    const room = await Room.open({
+      roomId,
+      pool: this.#pool,
+      policy: this.#transportPlacement,
+      hasCapacity: () => this.#hasCapacity(),
+      peerGraceMs: this.config.peerGraceMs,
+      logger: this.#logger,
+    });
     if (this.#closing) {
       room.close('node closing');
       throw new ProtocolError('UNAVAILABLE', 'this SFU node is closing');
     }
     this.#rooms.set(roomId, room);
     room.on('roomevent', (envelope) => this.#control?.broadcast(envelope));
+    // Other nodes carrying the room (it outgrew its primary) get a pipe each.
+    void this.#nodePipes.linkRoom(room);
     room.once('close', () => {
       this.#rooms.delete(roomId);
       this.#registry.releaseRoom(roomId, this.id).catch((error: unknown) => {
@@ -237,6 +283,7 @@ export class SfuNode {
     await this.#heartbeat;
     await this.#registry.deregister(this.id).catch((error: unknown) => this.#logger.warn({ err: error }, 'could not deregister'));
     for (const room of [...this.#rooms.values()]) room.close('node closing');
+    this.#nodePipes.close();
     await this.#control?.close();
     await this.#pool.close();
     this.#logger.info('SFU node closed');

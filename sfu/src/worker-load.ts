@@ -5,6 +5,10 @@ import type { types } from 'mediasoup';
  * creates objects: every close path (peer left, transport replaced, worker died) removes through
  * the same `close` observer event. The live objects are kept (not only counted) so the metrics
  * sampler can read their stats.
+ *
+ * Only clients' transports count: the pipes that join a room's routers across workers and nodes
+ * carry copies of client producers, one per router or node (a few per producer, where a room has
+ * a consumer per producer per peer), so capacity and metrics speak of what clients send and receive.
  */
 export class WorkerLoad {
   readonly routerSet = new Set<types.Router>();
@@ -36,6 +40,7 @@ export class WorkerLoad {
   watch(router: types.Router): void {
     track(this.routerSet, router);
     router.observer.on('newtransport', (transport) => {
+      if (transport.type === 'pipe') return;
       track(this.transportSet, transport);
       transport.observer.on('newproducer', (producer) => track(this.producerSet, producer));
       transport.observer.on('newconsumer', (consumer) => track(this.consumerSet, consumer));

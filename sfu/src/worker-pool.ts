@@ -19,6 +19,8 @@ export interface WorkerPoolOptions {
 export interface RouterPlacement {
   router: types.Router<RouterAppData>;
   webRtcServer: types.WebRtcServer;
+  /** The worker's index in the pool. */
+  worker: number;
 }
 
 export interface WorkerDeath {
@@ -81,9 +83,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
-  /** A router for a new room on the least-loaded running worker. */
-  async createRouter(roomId: string, mediaCodecs: types.RouterRtpCodecCapability[]): Promise<RouterPlacement> {
-    const slot = this.#leastLoaded();
+  /** A router for a room on the given worker, by default the least-loaded running one (a new room). */
+  async createRouter(roomId: string, mediaCodecs: types.RouterRtpCodecCapability[], workerIndex?: number): Promise<RouterPlacement> {
+    const slot = workerIndex === undefined ? this.#leastLoaded() : this.#slots[workerIndex];
     if (!slot?.running) throw new ProtocolError('UNAVAILABLE', 'no mediasoup worker is running');
     const { worker, webRtcServer, load, routers } = slot.running;
     const router = await worker.createRouter<RouterAppData>({ mediaCodecs, appData: { roomId } });
@@ -94,7 +96,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     router.observer.once('close', () => {
       if (!worker.died) routers.delete(router);
     });
-    return { router, webRtcServer };
+    return { router, webRtcServer, worker: slot.index };
+  }
+
+  /** The running workers and the streams each carries: what transport placement weighs. */
+  streamsByWorker(): { index: number; streams: number }[] {
+    return this.#slots.flatMap(({ index, running }) => (running ? [{ index, streams: running.load.streams }] : []));
   }
 
   load(): NodeLoad {

@@ -89,6 +89,8 @@ test('a room split over two nodes is closed on the one the registry does not nam
   await raw.set(`${KEY_PREFIX}room:${room}`, second);
   await raw.srem(`${KEY_PREFIX}node-rooms:${first}`, room);
   await raw.sadd(`${KEY_PREFIX}node-rooms:${second}`, room);
+  await raw.srem(`${KEY_PREFIX}room-nodes:${room}`, first!);
+  await raw.sadd(`${KEY_PREFIX}room-nodes:${room}`, second);
   await raw.quit();
   const { socket: frank, joined: frankJoined } = await h.joinedClient('frank', room);
   expect(frankJoined.peers).toEqual([]);

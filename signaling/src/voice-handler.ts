@@ -8,6 +8,8 @@ import {
   type JoinResponse,
   type Result,
   type RoomRequestName,
+  type SfuNodeInfo,
+  type VoicePermissions,
   type VoiceRequest,
   type VoiceRequestName,
 } from '@concord/protocol';
@@ -135,13 +137,9 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   // Its lifetime is not enough: a kick, ban or lost permission after the grant was checked voids it.
   if (await deps.removals.voids(grant)) throw grantVoided();
   if (deps.sessions.membership(socket)) await leave(socket, deps);
-  const node = await deps.registry.placeRoom(grant.room);
-  deps.metrics.roomPlaced(node.id);
-  // Events the SFU sends us once it has admitted us wait until the client has its answer.
-  deps.sessions.hold(socket, grant.room, node.id);
-  // Another session holding the user's peer (another tab or device, through any signaling process)
-  // is displaced by the SFU, which tells it so ahead of this answer.
-  const response = await deps.sfu.request(node, 'peer.join', { ...peerOf(socket, grant.room), displayName: grant.name, permissions: grant.perms });
+  const admission: Admission = { roomId: grant.room, displayName: grant.name, permissions: grant.perms, transports: false };
+  const { node, response } = await admit(socket, admission, deps);
+  admissions.set(socket, admission);
   if (socket.disconnected) {
     // The socket dropped while the SFU admitted it, so its disconnect found no room to leave: start
     // the peer's grace period now, or it would stay in the room for good. (Should a newer session
@@ -158,6 +156,45 @@ async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket
   deps.log.info({ userId: socket.data.userId, roomId: grant.room, nodeId: node.id }, 'peer joined room');
   return response;
 }
+/** What a socket was admitted to a room with, so that it can be admitted again on another node. */
+interface Admission {
+  roomId: string;
+  displayName: string;
+  permissions: VoicePermissions;
+  /** Whether the peer has created a transport (has media) since. */
+  transports: boolean;
+}
+
+const admissions = new WeakMap<SignalingSocket, Admission>();
+
+/** Most nodes one join tries when nodes refuse it for capacity (their load in the registry lagged behind). */
+const MAX_PLACEMENTS = 4;
+
+const isCapacity = (error: unknown): boolean => error instanceof ProtocolError && error.code === 'CAPACITY';
+
+/**
+ * Places the peer (the room's primary node while it has headroom, else another node carrying the
+ * room, else a new one: RoomRegistry.placePeer) and joins it there. A node refusing it for capacity
+ * is passed over and the peer placed again: a full node is never the user's failure.
+ */
+async function admit(socket: SignalingSocket, admission: Admission, deps: VoiceHandlerDeps, refused: string[] = []): Promise<{ node: SfuNodeInfo; response: JoinResponse }> {
+  for (;;) {
+    const node = await deps.registry.placePeer(admission.roomId, refused);
+    deps.metrics.roomPlaced(node.id);
+    // Events the SFU sends us once it has admitted us wait until the client has its answer.
+    deps.sessions.hold(socket, admission.roomId, node.id);
+    try {
+      // Another session holding the user's peer (another tab or device, through any signaling process)
+      // is displaced by the SFU, which tells it so ahead of this answer.
+      const join = { ...peerOf(socket, admission.roomId), displayName: admission.displayName, permissions: admission.permissions };
+      return { node, response: await deps.sfu.request(node, 'peer.join', join) };
+    } catch (error) {
+      if (!isCapacity(error) || refused.length + 1 >= MAX_PLACEMENTS) throw error;
+      refused.push(node.id);
+      deps.log.info({ userId: socket.data.userId, roomId: admission.roomId, nodeId: node.id }, 'SFU node at capacity; placing the peer elsewhere');
+    }
+  }
+}
 
 async function leave(socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<Record<string, never>> {
   const membership = deps.sessions.exit(socket);
@@ -170,6 +207,21 @@ async function forward(name: RoomRequestName, data: unknown, socket: SignalingSo
   const membership = deps.sessions.membership(socket);
   if (!membership) throw new ProtocolError('NOT_IN_ROOM', 'join a voice room first');
   // Room and peer come from the server's own state, never from the client.
-  const response = await deps.sfu.request(membership.node, 'peer.request', { ...peerOf(socket, membership.roomId), name, data });
+  const request = (node: SfuNodeInfo) => deps.sfu.request(node, 'peer.request', { ...peerOf(socket, membership.roomId), name, data });
+  const admission = admissions.get(socket);
+  let response: unknown;
+  try {
+    response = await request(membership.node);
+  } catch (error) {
+    if (name !== 'voice:createTransport' || !isCapacity(error) || !admission || admission.transports) throw error;
+    // The node filled up between the join and the peer's first transport: with no media yet, the
+    // peer moves to a node with headroom, unnoticed (every node's routers offer the same codecs).
+    await leave(socket, deps);
+    const { node } = await admit(socket, admission, deps, [membership.node.id]);
+    deps.sessions.enter(socket, { roomId: membership.roomId, node });
+    deps.log.info({ userId: socket.data.userId, roomId: membership.roomId, nodeId: node.id }, 'peer moved to another SFU node: its node reached capacity');
+    response = await request(node);
+  }
+  if (admission && name === 'voice:createTransport') admission.transports = true;
   return roomRequests[name].response.parse(response);
 }

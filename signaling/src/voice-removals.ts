@@ -13,7 +13,7 @@ import type { VoiceSessions } from './voice-sessions';
 export class VoiceRemovals {
   constructor(
     private readonly revocations: VoiceRevocations,
-    private readonly context: { sessions: VoiceSessions; sfu: SfuConnections; registry: Pick<RoomRegistry, 'roomNode'>; log: Logger },
+    private readonly context: { sessions: VoiceSessions; sfu: SfuConnections; registry: Pick<RoomRegistry, 'roomNodes'>; log: Logger },
   ) {}
 
   /**
@@ -22,18 +22,24 @@ export class VoiceRemovals {
    */
   async apply({ roomId, userIds, reason }: VoiceRemoval): Promise<void> {
     const named = userIds && new Set(userIds);
-    let node: SfuNodeInfo | null | undefined;
+    const nodes = new Map<string, SfuNodeInfo>();
     for (const socket of this.context.sessions.socketsIn(roomId)) {
       if (named && !named.has(socket.data.userId)) continue;
       // Out of the room here first, so that no further room event reaches the client.
-      node = this.context.sessions.exit(socket)?.node ?? node;
+      const node = this.context.sessions.exit(socket)?.node;
+      if (node) nodes.set(node.id, node);
       socket.emit('voice:removed', { roomId, reason });
     }
     // Peers no socket here holds go too: another instance's, or one whose socket dropped and that
-    // waits out its grace period. Every instance asks; the SFU removes each peer once.
+    // waits out its grace period, on any node carrying the room. Every instance asks; each SFU
+    // removes each peer once.
+    const carrying = await this.context.registry.roomNodes(roomId).catch((error: unknown) => {
+      this.context.log.warn({ err: error, roomId }, 'could not read the nodes carrying the room; removing on those known here');
+      return [];
+    });
+    for (const node of carrying) nodes.set(node.id, node);
     try {
-      node ??= await this.context.registry.roomNode(roomId);
-      if (node) await this.context.sfu.request(node, 'room.remove', { roomId, ...(userIds && { peerIds: userIds }) });
+      await Promise.all([...nodes.values()].map((node) => this.context.sfu.request(node, 'room.remove', { roomId, ...(userIds && { peerIds: userIds }) })));
       this.context.log.info({ roomId, userIds, reason }, 'removed from voice room');
     } catch (error) {
       this.context.log.warn({ err: error, roomId, userIds }, 'could not remove peers on the SFU');

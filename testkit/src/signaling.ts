@@ -186,6 +186,8 @@ function viaProxy(registry: RoomRegistry, proxy: TcpProxy): RoomRegistry {
     deregister: (nodeId) => registry.deregister(nodeId),
     liveNodes: async () => (await registry.liveNodes()).map(rewrite),
     placeRoom: async (roomId) => rewrite(await registry.placeRoom(roomId)),
+    placePeer: async (roomId, exclude) => rewrite(await registry.placePeer(roomId, exclude)),
+    roomNodes: async (roomId) => (await registry.roomNodes(roomId)).map(rewrite),
     roomNode: async (roomId) => rewrite(await registry.roomNode(roomId)),
     releaseRoom: (roomId, nodeId) => registry.releaseRoom(roomId, nodeId),
     close: () => registry.close(),
