@@ -54,6 +54,14 @@ async function openAccountSettings(p: Person): Promise<void> {
   await p.page.waitForSelector(`${sel('settings-2fa')}[data-enabled]`, { timeout: 10_000 });
 }
 
+/** Server settings → Overview: ticks "Moderators must have two-factor sign-in" once it has loaded. */
+async function setModeratorRule(p: Person): Promise<void> {
+  await tap(p, sel('server-menu'));
+  await tap(p, sel('server-settings'));
+  await tap(p, sel('settings-tab-overview'));
+  await tap(p, sel('server-2fa-required'));
+}
+
 async function signOut(p: Person): Promise<void> {
   await tap(p, sel('sign-out'));
   await p.page.waitForSelector(sel('auth-submit'), { timeout: 10_000 });
@@ -69,6 +77,15 @@ async function passwordStep(p: Person): Promise<void> {
 test('TOTP enrolled in settings, then sign-in asks for the code; a passkey in the virtual authenticator works as the second factor', async () => {
   const [tess] = people as [Person];
   await signUp(tess, url);
+  // Her server's "moderators must have 2FA" rule: refused while she has no second factor herself.
+  await tap(tess, sel('server-create'));
+  await tap(tess, sel('server-create-submit'));
+  await tess.page.waitForSelector(sel('message-input'), { timeout: 10_000 });
+  await setModeratorRule(tess);
+  await waitUntil('the rule is refused', () => tess.page.$eval('[role=alert]', (element) => element.textContent ?? '').catch(() => ''), (text) => /two-factor sign-in for your own account/i.test(text), 5_000);
+  expect(await tess.page.$eval(sel('server-2fa-required'), (box) => (box as unknown as { checked: boolean }).checked)).toBe(false);
+  await tess.page.keyboard.press('Escape');
+
   await openAccountSettings(tess);
   expect(await attribute(tess.page, 'settings-2fa', 'data-enabled')).toBe('false');
 
@@ -111,6 +128,11 @@ test('TOTP enrolled in settings, then sign-in asks for the code; a passkey in th
   await tap(tess, sel('auth-submit'));
   await tess.page.waitForSelector(sel('current-user'), { timeout: 15_000 });
   expect(await attribute(tess.page, 'current-user', 'data-user-id')).toBe(tess.userId);
+
+  // With 2FA of her own, the rule turns on.
+  await setModeratorRule(tess);
+  await waitUntil('the rule is on', () => tess.page.$eval(sel('server-2fa-required'), (box) => (box as unknown as { checked: boolean }).checked), (checked) => checked, 5_000);
+  await tess.page.keyboard.press('Escape');
 
   // A passkey, in Chromium's virtual authenticator (user presence and verification simulated).
   const cdp: CDPSession = await tess.page.createCDPSession();

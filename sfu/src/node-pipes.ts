@@ -67,7 +67,7 @@ export class NodePipes {
       if (!room) throw new ProtocolError('NOT_IN_ROOM', `room ${offer.roomId} is not open on this node`);
       const node = (await this.#options.registry.liveNodes()).find((live) => live.id === offer.fromNodeId);
       if (!node) throw new ProtocolError('FORBIDDEN', `pipe offer refused: ${offer.fromNodeId} is not a live SFU node of this deployment`);
-      const pipe = await room.openPipe(this.#setup(node), true);
+      const pipe = await room.openPipe(this.#setup(node));
       try {
         await pipe.connect(offer.endpoint);
       } catch (error) {
@@ -99,7 +99,7 @@ export class NodePipes {
   async #offer(room: Room, node: SfuNodeInfo): Promise<void> {
     let pipe: RoomPipe | undefined;
     try {
-      pipe = await room.openPipe(this.#setup(node), false);
+      pipe = await room.openPipe(this.#setup(node));
       const answer = await this.#links.request(node, 'pipe.open', this.#offers.sign(room.id, node.id, pipe.endpoint()));
       await pipe.connect(answer);
       room.pipeOutAll(pipe);

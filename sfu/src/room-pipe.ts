@@ -43,7 +43,6 @@ export class RoomPipe extends EventEmitter<RoomPipeEvents> {
   /** Theirs piped in, by producer id. */
   readonly #received = new Map<string, Producer>();
   #closed = false;
-  #connected = false;
   /** Requests from the other node are applied in arrival order: a pause must not overtake its produce. */
   #inbound: Promise<unknown> = Promise.resolve();
 
@@ -74,14 +73,8 @@ export class RoomPipe extends EventEmitter<RoomPipeEvents> {
     return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters };
   }
 
-  /** False until connected to the other end: an offer of this node's that is still unanswered. */
-  get connected(): boolean {
-    return this.#connected;
-  }
-
   async connect(remote: PipeEndpoint): Promise<void> {
     await this.#transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
-    this.#connected = true;
   }
 
   /** Pipes one of our producers (already on the home router) to the other node. Never throws. */

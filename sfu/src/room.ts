@@ -313,16 +313,13 @@ export class Room extends EventEmitter<RoomEvents> {
    * before it sends its offer, the accepting one on receipt). Producers piped in are published
    * here like local ones; once connected, every local producer is piped out, and every later one.
    */
-  async openPipe(setup: PipeSetup, accepting: boolean): Promise<RoomPipe> {
+  async openPipe(setup: PipeSetup): Promise<RoomPipe> {
     if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
-    this.#makeWayForPipe(setup, accepting);
+    if (this.#pipes.has(setup.remoteNodeId)) throw new ProtocolError('CONFLICT', `room ${this.id} is piped to ${setup.remoteNodeId} already`);
     const pipe = await RoomPipe.create({ ...setup, roomId: this.id, router: this.#routers.home.router, logger: this.#logger.child({ remoteNodeId: setup.remoteNodeId }) });
-    try {
-      if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
-      this.#makeWayForPipe(setup, accepting);
-    } catch (error) {
+    if (this.#closed) {
       pipe.close(false);
-      throw error;
+      throw new ProtocolError('UNAVAILABLE', 'the room is closing');
     }
     this.#pipes.set(setup.remoteNodeId, pipe);
     pipe.on('producer', (producer) => {
@@ -335,21 +332,6 @@ export class Room extends EventEmitter<RoomEvents> {
       if (this.#pipes.get(setup.remoteNodeId) === pipe) this.#pipes.delete(setup.remoteNodeId);
     });
     return pipe;
-  }
-
-  /**
-   * One pipe per node pair and room. Two nodes opening the room at the same moment offer each
-   * other a pipe at once: the offer of the node with the lower id wins, on both sides (the other
-   * node drops its own unanswered offer for it, and that offer is then refused as a CONFLICT).
-   */
-  #makeWayForPipe({ localNodeId, remoteNodeId }: PipeSetup, accepting: boolean): void {
-    const existing = this.#pipes.get(remoteNodeId);
-    if (!existing) return;
-    if (accepting && !existing.connected && remoteNodeId < localNodeId) {
-      existing.close(false);
-      return;
-    }
-    throw new ProtocolError('CONFLICT', `room ${this.id} is piped to ${remoteNodeId} already`);
   }
 
   /** The room's pipe to that node, if any. */

@@ -83,6 +83,7 @@ function Overview({ serverId, onClose }: { serverId: string; onClose: () => void
           </div>
         )}
       </form>
+      {guild.server.ownerId === session.user.id && <ModeratorTwoFactor serverId={serverId} />}
       {guild.server.ownerId === session.user.id && (
         <div className="danger-zone">
           <h4>Delete this server</h4>
@@ -109,6 +110,34 @@ function Overview({ serverId, onClose }: { serverId: string; onClose: () => void
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * The owner's "moderators must have two-factor sign-in" rule: moderator permissions (kick, ban,
+ * manage …) then act only for members who have it. The owner needs it to turn the rule on.
+ */
+function ModeratorTwoFactor({ serverId }: { serverId: string }) {
+  const { store } = useServices();
+  const [required, setRequired] = useState<boolean | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    store.api.server(serverId).then((view) => setRequired(view.moderatorsNeedTwoFactor), (e) => setError(describeError(e)));
+  }, [store, serverId]);
+  const change = (next: boolean) => {
+    setError(null);
+    store.api.setModeratorTwoFactor(serverId, { required: next }).then((rule) => setRequired(rule.required), (e) => setError(describeError(e)));
+  };
+  return (
+    <div className="form">
+      <h4>Moderation</h4>
+      <label className="check">
+        <input type="checkbox" data-testid="server-2fa-required" checked={required ?? false} disabled={required === null} onChange={(e) => change(e.target.checked)} />
+        Moderators must have two-factor sign-in
+      </label>
+      <p className="muted small">Kicking, banning, managing the server, channels, roles and messages, and muting or moving others then work only for members with two-factor sign-in.</p>
+      <ErrorText error={error} />
+    </div>
   );
 }
 
