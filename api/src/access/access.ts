@@ -8,6 +8,8 @@ export interface ChannelAccess {
   kind: 'text' | 'voice' | 'category';
   /** Effective permission bits of the user in this channel. */
   permissions: number;
+  /** Moderator bits left out of `permissions` for want of two-factor sign-in (ServerContext.withheld). */
+  withheld: number;
 }
 
 export interface ServerAccess {

@@ -50,7 +50,7 @@ export class GuildAccess implements AccessService {
 
   async channel(userId: string, channelId: string): Promise<ChannelAccess> {
     const context = await this.channelContext(userId, channelId);
-    return { serverId: context.server.id, channelId, kind: context.channel.kind, permissions: context.channelPermissions };
+    return { serverId: context.server.id, channelId, kind: context.channel.kind, permissions: context.channelPermissions, withheld: context.withheld };
   }
 
   async channelAudience(channelId: string): Promise<string[]> {

@@ -33,6 +33,10 @@ export const forbidden = (message: string) => new HttpError('FORBIDDEN', message
 export const badRequest = (message: string) => new HttpError('BAD_REQUEST', message);
 export const conflict = (message: string) => new HttpError('CONFLICT', message);
 
+/** The refusal of a moderator action (`bits`) in a server that requires two-factor sign-in of moderators. */
+export const moderatorNeedsTwoFactor = (bits: number) =>
+  new HttpError('TWO_FACTOR_REQUIRED', `this server requires two-factor sign-in for moderator actions (${permissionNames(bits).join(', ')}): turn it on in User settings`);
+
 /**
  * 403 unless `perms` holds every bit of `bits`, naming the missing ones. When the missing ones are
  * all `withheld` (the server requires two-factor sign-in of moderators, ServerContext.withheld),
@@ -41,8 +45,6 @@ export const conflict = (message: string) => new HttpError('CONFLICT', message);
 export function requirePermission(perms: number, bits: number, withheld: number): void {
   if (has(perms, bits)) return;
   const missing = bits & ~perms;
-  if (has(withheld, missing)) {
-    throw new HttpError('TWO_FACTOR_REQUIRED', `this server requires two-factor sign-in for moderator actions (${permissionNames(missing).join(', ')}): turn it on in User settings`);
-  }
+  if (has(withheld, missing)) throw moderatorNeedsTwoFactor(missing);
   throw forbidden(`missing permission ${permissionNames(missing).join(', ')}`);
 }

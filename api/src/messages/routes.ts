@@ -18,6 +18,7 @@ import {
 import type { Logger } from 'pino';
 import type { AccessService, ChannelAccess } from '../access/access';
 import type { Database } from '../db/database';
+import { moderatorNeedsTwoFactor } from '../guild/views';
 import { HttpError } from '../http-errors';
 import { NoContent, type RouteTable } from '../http/route-table';
 import { clientIp, type ApiRateLimits } from '../rate-limits';
@@ -222,7 +223,10 @@ export function registerMessageRoutes(routes: RouteTable, deps: MessageDeps): Me
       const id = pathId(params.messageId, messageGone);
       const outcome = await store.delete(channel.channelId, id, user.userId, has(channel.permissions, Permission.MANAGE_MESSAGES));
       if (outcome === 'not-found') throw messageGone();
-      if (outcome === 'forbidden') throw new HttpError('FORBIDDEN', "deleting another member's message needs MANAGE_MESSAGES");
+      if (outcome === 'forbidden') {
+        if (has(channel.withheld, Permission.MANAGE_MESSAGES)) throw moderatorNeedsTwoFactor(Permission.MANAGE_MESSAGES);
+        throw new HttpError('FORBIDDEN', "deleting another member's message needs MANAGE_MESSAGES");
+      }
       events.publish(channel.channelId, 'message:deleted', { id, channelId: channel.channelId, serverId: channel.serverId });
     },
   );

@@ -188,7 +188,7 @@ test('"moderators must have 2FA": moderator permissions act only with two-factor
   const mod = await t.signUp('mod');
   const member = await t.signUp('member');
   const server = await createServer(t, owner, [mod, member]);
-  await createRole(t, server, owner, Permission.KICK_MEMBERS | Permission.MANAGE_CHANNELS | Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES, [mod], 'moderators');
+  await createRole(t, server, owner, Permission.KICK_MEMBERS | Permission.MANAGE_CHANNELS | Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES, [mod], 'moderators');
   const rule = (user: TestUser, required: boolean) => t.call('PUT', `/api/servers/${server.id}/two-factor-requirement`, { token: user.token, json: { required } });
 
   // Only the owner sets it, and only with two-factor sign-in of their own.
@@ -204,6 +204,9 @@ test('"moderators must have 2FA": moderator permissions act only with two-factor
   expect(refused.message).toMatch(/two-factor sign-in.*KICK_MEMBERS/);
   expectError(await t.call('POST', `/api/servers/${server.id}/channels`, { token: mod.token, json: { name: 'mods', kind: 'text' } }), 403, 'TWO_FACTOR_REQUIRED');
   expectStatus(await t.call('POST', `/api/channels/${server.textChannelId}/messages`, { token: mod.token, json: { content: 'hello' } }), 201);
+  const spam = expectStatus(await t.call('POST', `/api/channels/${server.textChannelId}/messages`, { token: member.token, json: { content: 'spam' } }), 201) as { id: string };
+  const deleteSpam = (user: TestUser) => t.call('DELETE', `/api/channels/${server.textChannelId}/messages/${spam.id}`, { token: user.token });
+  expectError(await deleteSpam(mod), 403, 'TWO_FACTOR_REQUIRED');
   // A member without the permission still gets the plain FORBIDDEN.
   expectError(await t.call('DELETE', `/api/servers/${server.id}/members/${mod.id}`, { token: member.token }), 403, 'FORBIDDEN');
   // The owner (with 2FA) acts.
@@ -211,6 +214,7 @@ test('"moderators must have 2FA": moderator permissions act only with two-factor
 
   // The moderator turns on 2FA: the same kick works at once.
   await enrol(mod, step);
+  expectStatus(await deleteSpam(mod), 204);
   expectStatus(await t.call('DELETE', `/api/servers/${server.id}/members/${member.id}`, { token: mod.token }), 204);
   // The rule off again: a moderator without 2FA acts.
   const mod2 = await t.signUp('mod2');

@@ -10,7 +10,6 @@ import type { ChannelChat, ChatMessage } from './chat';
 import { shareInFlight } from './in-flight';
 import {
   chatOf,
-  chatOpened,
   latestPageLoaded,
   messageReceived,
   messageRemoved,
@@ -59,7 +58,6 @@ export class ChatActions {
   open(channelId: string | null): void {
     this.core.update((s) => ({ ...s, activeChannelId: channelId }));
     if (!channelId) return;
-    this.core.update((s) => chatOpened(s, channelId));
     this.markRead(channelId);
     void this.loadLatest(channelId).catch(() => undefined);
   }
