@@ -10,6 +10,7 @@ import {
   type TransportOptions,
 } from '@concord/protocol';
 import { RedisRegistry } from '@concord/registry';
+import { failureReporter, postJson as postClusterJson, sfuNodeEnv } from '@concord/testkit/src/cluster';
 import { freePortBase } from '@concord/testkit/src/ports';
 import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/postgres';
 import { ServiceProcess } from '@concord/testkit/src/processes';
@@ -57,20 +58,10 @@ let database: TestDatabase | undefined;
 let registry: RedisRegistry | undefined;
 const processes: ServiceProcess[] = [];
 const clients: VoiceClient[] = [];
-let failed = false;
 let ssrcs = 1000;
 
-/** A hook or test that marks the run failed, so afterAll prints every server's output. */
-const reporting =
-  (body: () => Promise<void>): (() => Promise<void>) =>
-  async () => {
-    try {
-      await body();
-    } catch (error) {
-      failed = true;
-      throw error;
-    }
-  };
+/** Hooks and tests that mark the run failed, so afterAll prints every server's output. */
+const { reporting, failed } = failureReporter();
 
 const liveNodeIds = async (): Promise<string[]> => (await registry!.liveNodes()).map((node) => node.id).sort();
 
@@ -90,17 +81,7 @@ const answers = (url: string, okOnly = false): Promise<boolean> =>
     () => false,
   );
 
-async function postJson(route: string, body: unknown, token?: string): Promise<unknown> {
-  const response = await fetch(`${apiUrl}${route}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const json: unknown = await response.json();
-  if (!response.ok) throw new Error(`POST ${route} answered ${response.status}: ${JSON.stringify(json)}`);
-  return json;
-}
+const postJson = (route: string, body: unknown, token?: string): Promise<unknown> => postClusterJson(apiUrl, route, body, token);
 
 async function signUp(username: string): Promise<User> {
   const session = SessionResponse.parse(await postJson('/api/auth/local/signup', { username, password: 'correct horse battery' }));
@@ -201,17 +182,11 @@ beforeAll(
       controlPort,
       rtcPort,
       process: new ServiceProcess('sfu/src/main.ts', {
-        SFU_NODE_ID: id,
-        SFU_WORKERS: '1',
-        SFU_RTC_PORT_BASE: String(rtcPort),
-        SFU_LISTEN_IP: '127.0.0.1',
-        SFU_CONTROL_PORT: String(controlPort),
-        SFU_CONTROL_HOST: '127.0.0.1',
-        SFU_SECRET: SECRET,
+        ...sfuNodeEnv({ id, controlPort, rtcPort, secret: SECRET, redisUrl: REDIS_URL, keyPrefix: PREFIX }),
         SFU_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
         SFU_HEARTBEAT_TTL_MS: String(ttlMs),
-        REDIS_URL,
-        REDIS_KEY_PREFIX: PREFIX,
+        // (e) stops the last node: with nowhere to move its calls, its drain waits out this deadline.
+        SFU_DRAIN_TIMEOUT_MS: '2000',
         LOG_LEVEL: 'info',
         ...OPS_LISTENER,
       }, id),
@@ -251,7 +226,7 @@ afterAll(async () => {
   for (const client of clients) client.close();
   for (const proc of processes) proc.crash();
   await Promise.all(processes.map((proc) => proc.waitForExit(5_000).catch(() => undefined)));
-  if (failed) process.stderr.write(`Output of the cluster's processes:\n${processes.map((proc) => proc.report()).join('')}\n`);
+  if (failed()) process.stderr.write(`Output of the cluster's processes:\n${processes.map((proc) => proc.report()).join('')}\n`);
   await registry?.close();
   await deleteKeys(PREFIX, REDIS_URL);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });

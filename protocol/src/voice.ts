@@ -147,6 +147,11 @@ export type NewConsumer = z.infer<typeof NewConsumer>;
 
 /** `voice:roomClosed` reason when the same user joined the room from another tab or device: final, no rejoin. */
 export const DISPLACED_REASON = 'joined from another session';
+/**
+ * `voice:roomClosed` reason when the room's SFU node is draining (shut down or upgraded): the call
+ * moves to another node. The client rejoins at once and keeps showing what it had meanwhile.
+ */
+export const NODE_DRAINING_REASON = 'the SFU node is draining; the call moves to another node';
 
 /**
  * Why a user was taken out of a voice room by the server: they may no longer be there. Final: the

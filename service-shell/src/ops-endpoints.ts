@@ -6,18 +6,28 @@ import type { Readiness } from './readiness';
 
 export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
 
+/** An operation a service offers on its ops listener besides the standard paths (the SFU's POST /drain). */
+export interface OpsAction {
+  path: string;
+  /** Answers the request (authentication is the action's own); a failure answers 500. */
+  run(req: IncomingMessage): Promise<{ status: number; body: unknown }>;
+}
+
 export interface OpsEndpointsOptions {
   readiness: Readiness;
   /** The service's metrics, served as they are at /metrics. */
   metrics: Registry;
   /** Set: /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** POST-only operations on paths of their own. */
+  actions?: readonly OpsAction[];
 }
 
 /** Handles a request if it is for an ops path; false leaves it to the caller. */
 export type OpsHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-const sameSecret = (given: string, expected: string): boolean => {
+/** Constant-time comparison of a presented secret with the expected one. */
+export const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -26,6 +36,9 @@ const sameSecret = (given: string, expected: string): boolean => {
 const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
 };
+
+/** The token of an `Authorization: Bearer <token>` header, or ''. */
+export const bearerToken = (req: IncomingMessage): string => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
 
 /**
  * `/healthz` (the process answers), `/readyz` (it should be given work) and `/metrics`
@@ -38,26 +51,36 @@ export function opsHandler(options: OpsEndpointsOptions): OpsHandler {
       const report = await options.readiness.report();
       return sendJson(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', ...report });
     }
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (options.metricsToken !== undefined && !sameSecret(bearer ?? '', options.metricsToken)) {
+    if (options.metricsToken !== undefined && !sameSecret(bearerToken(req), options.metricsToken)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return sendJson(res, 401, { error: { code: 'UNAUTHENTICATED', message: 'the metrics token is required' } });
     }
     const body = await options.metrics.metrics();
     res.writeHead(200, { 'Content-Type': options.metrics.contentType, 'Cache-Control': 'no-store' }).end(body);
   };
+  const fail = (res: ServerResponse) => {
+    if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'the ops endpoint failed' } });
+    else res.destroy();
+  };
   return (req, res) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
+    const action = options.actions?.find((candidate) => candidate.path === path);
+    if (action) {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${path} answers POST` } });
+        return true;
+      }
+      action.run(req).then(({ status, body }) => sendJson(res, status, body), () => fail(res));
+      return true;
+    }
     if (!(OPS_PATHS as readonly string[]).includes(path)) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${path} answers GET` } });
       return true;
     }
-    answer(path, req, res).catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'the ops endpoint failed' } });
-      else res.destroy();
-    });
+    answer(path, req, res).catch(() => fail(res));
     return true;
   };
 }

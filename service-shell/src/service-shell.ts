@@ -5,7 +5,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError } from './config';
 import { createLogger } from './logger';
-import { opsHandler, startOpsServer, type OpsHandler, type OpsServer } from './ops-endpoints';
+import { opsHandler, startOpsServer, type OpsAction, type OpsHandler, type OpsServer } from './ops-endpoints';
 import { Readiness } from './readiness';
 import { registerReadinessMetrics } from './readiness-metrics';
 import type { ShellConfig } from './shell-config';
@@ -37,6 +37,7 @@ export class ServiceShell {
   readonly log: Logger;
   readonly readiness: Readiness;
   readonly nodeId: string;
+  private readonly actions: OpsAction[] = [];
   private readonly steps = new Map<StopPhase, { name: string; run: () => Promise<unknown> }[]>(STOP_PHASES.map((phase) => [phase, []]));
   private handler: OpsHandler | undefined;
   private opsServer: OpsServer | undefined;
@@ -59,6 +60,11 @@ export class ServiceShell {
     this.steps.get(phase)!.push({ name, run });
   }
 
+  /** Offers `POST <path>` on the ops listener (before `start`); see OpsAction. */
+  addOpsAction(action: OpsAction): void {
+    this.actions.push(action);
+  }
+
   /**
    * Serves the ops endpoints (on OPS_PORT when set) with the service's metrics registry and takes
    * over SIGTERM and SIGINT. Call once the service is up.
@@ -66,20 +72,28 @@ export class ServiceShell {
   async start(metrics: Registry): Promise<void> {
     const { config } = this.options;
     registerReadinessMetrics(this.readiness, metrics);
-    this.handler = opsHandler({ readiness: this.readiness, metrics, ...(config.metricsToken && { metricsToken: config.metricsToken }) });
+    this.handler = opsHandler({ readiness: this.readiness, metrics, actions: this.actions, ...(config.metricsToken && { metricsToken: config.metricsToken }) });
     if (config.opsPort !== undefined) {
       this.opsServer = await startOpsServer(this.handler, config.opsPort, config.opsHost);
       this.log.info({ 'url.full': this.opsServer.url }, `ops endpoints on ${this.opsServer.url} (/healthz, /readyz, /metrics)`);
     }
+    let signalled = false;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.on(signal, () => {
-        if (this.stopping) {
+        if (signalled) {
           this.log.warn({ signal }, 'second signal: exiting now');
           process.exit(1);
         }
-        void this.stop(signal).then((code) => process.exit(code));
+        signalled = true;
+        // Joins a stop an ops action began (Kubernetes sends SIGTERM right after a preStop POST /drain).
+        this.exitAfterStop(signal);
       });
     }
+  }
+
+  /** Stops as on SIGTERM (the same path, once) and then exits the process with the stop's code. */
+  exitAfterStop(reason: string): void {
+    void this.stop(reason).then((code) => process.exit(code));
   }
 
   /** The ops endpoints for another listener (the single process serves them on its main port). */

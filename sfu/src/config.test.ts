@@ -20,7 +20,11 @@ test('defaults fill everything but the secret', () => {
     heartbeatIntervalMs: 3_000,
     heartbeatTtlMs: 10_000,
     redisKeyPrefix: 'concord:',
-    shell: expect.objectContaining({ logLevel: 'info', opsPort: 9103 }),
+    socketBuffers: { recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 },
+    drainTimeoutMs: 60_000,
+    drainBatch: { peers: 20, intervalMs: 1_000 },
+    // The stop's deadline covers the drain and then the usual 10 s to close.
+    shell: expect.objectContaining({ logLevel: 'info', opsPort: 9103, shutdownTimeoutMs: 70_000 }),
   });
   expect(config.nodeId).toMatch(new RegExp(`^${os.hostname()}-[0-9a-f]{6}$`));
   expect(loadSfuConfig({ SFU_SECRET: SECRET }).nodeId).not.toBe(config.nodeId);
@@ -37,6 +41,10 @@ test('the environment is read and overrides win over it', () => {
     SFU_CONTROL_PORT: '0',
     SFU_CONTROL_HOST: '10.0.0.5',
     SFU_PEER_GRACE_MS: '2000',
+    SFU_RECV_BUFFER_SIZE: '8388608',
+    SFU_SEND_BUFFER_SIZE: '1048576',
+    SFU_DRAIN_TIMEOUT_MS: '5000',
+    SFU_DRAIN_BATCH: '4',
     REDIS_KEY_PREFIX: 'concord-eu:',
     LOG_LEVEL: 'debug',
   };
@@ -52,7 +60,10 @@ test('the environment is read and overrides win over it', () => {
     capacity: 1500,
     peerGraceMs: 2000,
     redisKeyPrefix: 'concord-eu:',
-    shell: expect.objectContaining({ logLevel: 'debug' }),
+    socketBuffers: { recvBufferSize: 8_388_608, sendBufferSize: 1_048_576 },
+    drainTimeoutMs: 5000,
+    drainBatch: { peers: 4, intervalMs: 1_000 },
+    shell: expect.objectContaining({ logLevel: 'debug', shutdownTimeoutMs: 15_000 }),
   });
   expect(loadSfuConfig(env, { workers: 1, announcedAddress: undefined, listenIp: '127.0.0.1' })).toMatchObject({
     workers: 1,
@@ -78,6 +89,7 @@ test.each([
   [{ SFU_LISTEN_IP: '0.0.0.0' }, /SFU_ANNOUNCED_ADDRESS/],
   [{ SFU_HEARTBEAT_INTERVAL_MS: '20000' }, /TTL/],
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  [{ SFU_RECV_BUFFER_SIZE: '1000' }, /SFU_RECV_BUFFER_SIZE/],
 ])('%j is refused', (env, message) => {
   expect(() => loadSfuConfig({ SFU_SECRET: SECRET, ...env })).toThrow(message);
 });

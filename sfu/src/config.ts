@@ -34,6 +34,12 @@ export interface SfuConfig {
   readonly heartbeatIntervalMs: number;
   /** The registry forgets the node this long after its last heartbeat. */
   readonly heartbeatTtlMs: number;
+  /** Kernel buffer of each worker's WebRTC sockets, in bytes (capped by net.core.rmem_max/wmem_max). */
+  readonly socketBuffers: { readonly recvBufferSize: number; readonly sendBufferSize: number };
+  /** Longest a drain (SIGTERM, POST /drain) may move rooms off the node before the rest are closed. */
+  readonly drainTimeoutMs: number;
+  /** Peers told to rejoin elsewhere per drain step, and the pause between steps. */
+  readonly drainBatch: { readonly peers: number; readonly intervalMs: number };
   /** Prefix of every key the node writes to the Redis registry; shared with signaling. */
   readonly redisKeyPrefix: string;
   /** The registry's Redis; required for a node of its own, unused when embedded. */
@@ -47,6 +53,11 @@ export type SfuConfigOverrides = Partial<SfuConfig> & { embedded?: boolean };
 
 const MIN_SECRET_LENGTH = 16;
 const STREAMS_PER_WORKER = 500;
+/*
+ * One UDP socket per worker takes the media of every transport on it: at the kernel's default
+ * 212 KB a burst overflows it (docs/benchmarks.md: 4.74% loss at 20 meeting rooms, none with 4 MB).
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** An SFU node's environment variables (README "Configuration" is generated from them: npm run docs:config). */
 export const SfuVariables = z.object({
@@ -68,6 +79,20 @@ export const SfuVariables = z.object({
   SFU_PEER_GRACE_MS: variable(parsers.integer(0, 3_600_000), { default: 15_000, description: 'how long a dropped peer keeps its place' }),
   SFU_HEARTBEAT_INTERVAL_MS: variable(parsers.integer(50, 60_000), { default: 3_000, description: 'registry heartbeat period' }),
   SFU_HEARTBEAT_TTL_MS: variable(parsers.integer(100, 600_000), { default: 10_000, description: 'the registry forgets a node this long after its last heartbeat' }),
+  SFU_RECV_BUFFER_SIZE: variable(parsers.integer(65_536, 256 * 1024 * 1024), {
+    default: SOCKET_BUFFER_BYTES,
+    description: "receive buffer of each worker's WebRTC sockets, in bytes; the kernel caps it at `net.core.rmem_max` (raise that on SFU hosts, see docs/operations.md)",
+  }),
+  SFU_SEND_BUFFER_SIZE: variable(parsers.integer(65_536, 256 * 1024 * 1024), {
+    default: SOCKET_BUFFER_BYTES,
+    description: "send buffer of each worker's WebRTC sockets, in bytes; capped at `net.core.wmem_max`",
+  }),
+  SFU_DRAIN_TIMEOUT_MS: variable(parsers.integer(0, 3_600_000), {
+    default: 60_000,
+    description: 'on SIGTERM or `POST /drain`: how long the node may spend moving its calls to other nodes before it closes what is left (added to `SHUTDOWN_TIMEOUT_MS`)',
+  }),
+  SFU_DRAIN_BATCH: variable(parsers.integer(1, 10_000), { default: 20, description: 'peers a drain tells to rejoin elsewhere at a time (whole rooms: a room larger than this goes alone)' }),
+  SFU_DRAIN_INTERVAL_MS: variable(parsers.integer(0, 60_000), { default: 1_000, description: 'pause between two drain batches' }),
   REDIS_URL: variable(parsers.url('redis', 'rediss'), { shown: '— (required)', description: 'the room registry shared with signaling and the other nodes' }),
   REDIS_KEY_PREFIX: redisKeyPrefixVariable(),
 });
@@ -77,6 +102,7 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv = process.env, overrides: S
   const vars = parseEnv(SfuVariables, env);
   const workers = values.workers ?? vars.SFU_WORKERS;
   const controlHost = values.controlHost ?? vars.SFU_CONTROL_HOST;
+  const drainTimeoutMs = values.drainTimeoutMs ?? vars.SFU_DRAIN_TIMEOUT_MS;
   const config: SfuConfig = {
     nodeId: values.nodeId ?? vars.SFU_NODE_ID ?? `${os.hostname()}-${randomBytes(3).toString('hex')}`,
     workers,
@@ -93,9 +119,12 @@ export function loadSfuConfig(env: NodeJS.ProcessEnv = process.env, overrides: S
     peerGraceMs: values.peerGraceMs ?? vars.SFU_PEER_GRACE_MS,
     heartbeatIntervalMs: values.heartbeatIntervalMs ?? vars.SFU_HEARTBEAT_INTERVAL_MS,
     heartbeatTtlMs: values.heartbeatTtlMs ?? vars.SFU_HEARTBEAT_TTL_MS,
+    socketBuffers: values.socketBuffers ?? { recvBufferSize: vars.SFU_RECV_BUFFER_SIZE, sendBufferSize: vars.SFU_SEND_BUFFER_SIZE },
+    drainTimeoutMs,
+    drainBatch: values.drainBatch ?? { peers: vars.SFU_DRAIN_BATCH, intervalMs: vars.SFU_DRAIN_INTERVAL_MS },
     redisKeyPrefix: values.redisKeyPrefix ?? vars.REDIS_KEY_PREFIX,
     redisUrl: values.redisUrl ?? vars.REDIS_URL,
-    shell: values.shell ?? shellConfigOf(vars),
+    shell: values.shell ?? withDrainTime(shellConfigOf(vars), drainTimeoutMs),
   };
   check(config);
   return config;
@@ -116,5 +145,8 @@ function check(config: SfuConfig): void {
     throw new ConfigError('the heartbeat TTL must be longer than the heartbeat interval, or the node flickers out of the registry');
   }
 }
+
+/** The drain runs inside the stop (its 'drain' phase), so the stop's deadline makes room for it. */
+const withDrainTime = (shell: ShellConfig, drainTimeoutMs: number): ShellConfig => ({ ...shell, shutdownTimeoutMs: shell.shutdownTimeoutMs + drainTimeoutMs });
 
 const isWildcard = (ip: string): boolean => ip === '0.0.0.0' || ip === '::';

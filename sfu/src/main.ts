@@ -1,5 +1,5 @@
 import { RedisRegistry } from '@concord/registry';
-import { ConfigError, redisReachable, runService, ServiceShell } from '@concord/service-shell';
+import { bearerToken, ConfigError, redisReachable, runService, sameSecret, ServiceShell } from '@concord/service-shell';
 import { loadSfuConfig } from './config';
 import { SfuNode } from './sfu-node';
 
@@ -18,9 +18,19 @@ runService('sfu', async () => {
   const redis = redisReachable(config.redisUrl);
   shell.readiness.register('redis', redis.check);
   shell.readiness.register('workers', async () => node.workers().every((worker) => worker.pid !== undefined));
-  // Draining: placement skips the node from now on; then its rooms close and it leaves the registry.
+  // An operator's (or Kubernetes preStop's) drain: the same stop as SIGTERM, authenticated with the cluster's secret.
+  shell.addOpsAction({
+    path: '/drain',
+    run: async (req) => {
+      if (!sameSecret(bearerToken(req), config.secret)) return { status: 401, body: { error: { code: 'UNAUTHENTICATED', message: 'Authorization: Bearer <SFU_SECRET> is required' } } };
+      shell.exitAfterStop('POST /drain');
+      return { status: 202, body: { status: 'draining', deadlineMs: config.drainTimeoutMs } };
+    },
+  });
+  // Draining: placement skips the node from now on; its calls move to other nodes in batches, then
+  // what is left closes and the node leaves the registry.
   shell.onStop('stop-accepting', 'take no new rooms', () => node.drain());
-  shell.onStop('drain', 'rooms and workers', () => node.close());
+  shell.onStop('drain', 'move the calls to other nodes, then close rooms and workers', () => node.evacuate().then(() => node.close()));
   shell.onStop('close', 'registry', () => Promise.all([registry.close(), redis.close()]));
   await shell.start(node.metrics.registry);
 });

@@ -1,9 +1,10 @@
 import { isIPv6 } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { loadScore, ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protocol';
+import { loadScore, NODE_DRAINING_REASON, ProtocolError, type NodeLoad, type SfuNodeInfo } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfig } from './config';
 import { ControlServer, type ControlHandlers } from './control-server';
+import { evacuate, type EvacuationReport } from './evacuation';
 import { SfuMetrics, type SfuMetricsOptions } from './metrics';
 import { NodePipes } from './node-pipes';
 import { Room } from './room';
@@ -47,6 +48,9 @@ export class SfuNode {
   /** 0 until `start()`; a node starts once. */
   #startedAt = 0;
   #draining = false;
+  /** Rooms let go in the registry while their peers move elsewhere: heartbeats no longer claim them. */
+  readonly #leaving = new Set<string>();
+  #evacuation: Promise<EvacuationReport> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(config: SfuConfig, registry: RoomRegistry, options: SfuNodeOptions = {}) {
@@ -58,6 +62,7 @@ export class SfuNode {
       rtcPortBase: config.rtcPortBase,
       listenIp: config.listenIp,
       announcedAddress: config.announcedAddress,
+      socketBuffers: config.socketBuffers,
       logger: this.#logger,
     });
     this.#transportPlacement =
@@ -141,6 +146,41 @@ export class SfuNode {
   async drain(): Promise<void> {
     this.#draining = true;
     await this.#publish();
+  }
+
+  /**
+   * Drains the node and moves its calls to other nodes (see evacuate): room by room, in batches of
+   * SFU_DRAIN_BATCH peers, each room released in the registry and its peers told to rejoin
+   * (`voice:roomClosed` with NODE_DRAINING_REASON), which places it on another node. Resolves once
+   * no room is left, at the latest SFU_DRAIN_TIMEOUT_MS after it began. Idempotent.
+   */
+  evacuate(): Promise<EvacuationReport> {
+    this.#evacuation ??= this.drain().then(async () => {
+      const startedAt = Date.now();
+      const report = await evacuate(
+        {
+          rooms: () => [...this.#rooms.values()],
+          elsewhere: () => this.#otherNodeAvailable(),
+          move: (roomId) => this.#moveAway(roomId),
+        },
+        { deadline: startedAt + this.config.drainTimeoutMs, batchPeers: this.config.drainBatch.peers, intervalMs: this.config.drainBatch.intervalMs, logger: this.#logger },
+      );
+      this.#logger.info({ ...report, durationMs: Date.now() - startedAt }, `drained: ${report.moved} rooms moved in ${report.batches} batches, ${report.forced} at the deadline`);
+      return report;
+    });
+    return this.#evacuation;
+  }
+
+  async #otherNodeAvailable(): Promise<boolean> {
+    const live = await this.#registry.liveNodes().catch(() => []);
+    return live.some((node) => node.id !== this.id && !node.draining && loadScore(node.load) < node.capacity);
+  }
+
+  /** Released first, so that the peers' rejoins, which follow the close at once, are placed elsewhere. */
+  async #moveAway(roomId: string): Promise<void> {
+    this.#leaving.add(roomId);
+    await this.#registry.releaseRoom(roomId, this.id).catch((error: unknown) => this.#logger.warn({ err: error, roomId }, 'could not release the room in the registry'));
+    this.#rooms.get(roomId)?.close(NODE_DRAINING_REASON);
   }
 
   load(): NodeLoad {
@@ -243,6 +283,7 @@ export class SfuNode {
     void this.#nodePipes.linkRoom(room);
     room.once('close', () => {
       this.#rooms.delete(roomId);
+      this.#leaving.delete(roomId);
       this.#registry.releaseRoom(roomId, this.id).catch((error: unknown) => {
         this.#logger.warn({ err: error, roomId }, 'could not release the room in the registry');
       });
@@ -257,7 +298,7 @@ export class SfuNode {
   #publish(): Promise<void> {
     if (this.#closing || !this.#control) return Promise.resolve();
     this.#heartbeat ??= this.#registry
-      .heartbeat(this.info(), this.config.heartbeatTtlMs, [...this.#rooms.keys()])
+      .heartbeat(this.info(), this.config.heartbeatTtlMs, [...this.#rooms.keys()].filter((roomId) => !this.#leaving.has(roomId)))
       .then((heldElsewhere) => this.#yield(heldElsewhere))
       .catch((error: unknown) => this.#logger.warn({ err: error }, 'registry heartbeat failed'))
       .finally(() => (this.#heartbeat = undefined));

@@ -12,6 +12,8 @@ export interface WorkerPoolOptions {
   rtcPortBase: number;
   listenIp: string;
   announcedAddress: string | undefined;
+  /** Kernel buffers of each worker's WebRTC sockets (the UDP one takes every transport's media). */
+  socketBuffers: { recvBufferSize: number; sendBufferSize: number };
   logger: Logger;
 }
 
@@ -157,12 +159,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   async #startWorker(slot: WorkerSlot): Promise<void> {
-    const { listenIp, announcedAddress, logger } = this.#options;
+    const { listenIp, announcedAddress, socketBuffers, logger } = this.#options;
     const worker = await mediasoup.createWorker({ logLevel: 'warn' });
     let webRtcServer: types.WebRtcServer;
     try {
       webRtcServer = await worker.createWebRtcServer({
-        listenInfos: (['udp', 'tcp'] as const).map((protocol) => ({ protocol, ip: listenIp, announcedAddress, port: slot.port })),
+        listenInfos: (['udp', 'tcp'] as const).map((protocol) => ({ protocol, ip: listenIp, announcedAddress, port: slot.port, ...socketBuffers })),
       });
     } catch (error) {
       worker.close();

@@ -50,7 +50,7 @@ export class Signaling {
     });
     this.metrics = new SignalingMetrics(this.io, deps.metrics);
     this.sfu = new SfuConnections(
-      { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs, metrics: this.metrics },
+      { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs, registry: deps.registry, metrics: this.metrics },
       {
         onRoomEvent: (nodeId, envelope) => {
           const recipients = this.sessions.deliver(nodeId, envelope);

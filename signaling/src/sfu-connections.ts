@@ -14,29 +14,66 @@ import {
   type SfuToSignalingEvents,
   type SignalingToSfuEvents,
 } from '@concord/protocol';
+import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingMetrics } from './metrics';
+import { NodeLiveness } from './node-liveness';
 
 type ControlSocket = Socket<SfuToSignalingEvents, SignalingToSfuEvents>;
 
 export interface SfuConnectionsEvents {
   onRoomEvent(nodeId: string, envelope: RoomEventEnvelope): void;
-  /** The control connection to a node dropped: every room on it is gone for our clients. */
+  /**
+   * The control connection to a node dropped: every room on it is gone for our clients. Called once
+   * the node has been probed, so that a dead node is out of the registry before clients rejoin.
+   */
   onNodeLost(nodeId: string): void;
 }
+
+export interface SfuConnectionsOptions {
+  signalingId: string;
+  secret: string;
+  timeoutMs: number;
+  /** Where rooms are placed, and where a node found dead is removed from. */
+  registry: RoomRegistry;
+  /** How long a probe of a lost node waits for an answer; default the request timeout, at most 1 s. */
+  probeTimeoutMs?: number;
+  metrics?: SignalingMetrics;
+}
+
+/** A probe that hears nothing for this long leaves the node to its heartbeat TTL anyway. */
+const MAX_PROBE_TIMEOUT_MS = 1_000;
 
 /**
  * The control connections from this signaling process to SFU nodes: one socket.io connection per
  * node, opened on first use, each request bounded by a timeout and answered with a typed result.
+ * A node whose connection drops or cannot be opened is probed at once (NodeLiveness) and, if dead,
+ * removed from the registry, so that rooms are placed elsewhere within moments.
  */
 export class SfuConnections {
   private readonly sockets = new Map<string, ControlSocket>();
+  private readonly liveness: NodeLiveness;
 
   constructor(
-    private readonly options: { signalingId: string; secret: string; timeoutMs: number; metrics?: SignalingMetrics },
+    private readonly options: SfuConnectionsOptions,
     private readonly events: SfuConnectionsEvents,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.timeoutMs, MAX_PROBE_TIMEOUT_MS);
+    this.liveness = new NodeLiveness(options.registry, { probeTimeoutMs }, log);
+  }
+
+  /**
+   * The node a new peer of the room goes to (RoomRegistry.placePeer; `exclude`: nodes that just
+   * refused it for capacity), but never a node this process is finding dead: its registry entry
+   * lasts until the probe under way has removed it.
+   */
+  async place(roomId: string, exclude: readonly string[] = []): Promise<SfuNodeInfo> {
+    const node = await this.options.registry.placePeer(roomId, exclude);
+    const probing = this.liveness.probing(node.id);
+    if (!probing || !(await probing)) return node;
+    return this.options.registry.placePeer(roomId, exclude);
+  }
 
   /** One control request to `node`, its round trip and result counted in the metrics. */
   async request<N extends ControlRequestName>(node: SfuNodeInfo, name: N, data: ControlRequest<N>): Promise<ControlResponse<N>> {
@@ -93,7 +130,15 @@ export class SfuConnections {
           cleanup();
           this.drop(node.id, socket);
           reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} refused our control connection: ${error.message}`));
+          return;
         }
+        // A network error: a dead node fails the request now instead of at the timeout.
+        void this.liveness.check(node).then((dead) => {
+          if (!dead) return;
+          cleanup();
+          this.drop(node.id, socket);
+          reject(new ProtocolError('UNAVAILABLE', `SFU node ${node.id} is down`));
+        });
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -122,8 +167,14 @@ export class SfuConnections {
     });
     socket.on('disconnect', (reason) => {
       this.log.warn({ nodeId: node.id, reason }, 'lost control connection to SFU node');
-      this.events.onNodeLost(node.id);
       if (reason === 'io server disconnect') this.drop(node.id, socket);
+      if (reason === 'io client disconnect') return this.events.onNodeLost(node.id);
+      // Probe first: the clients told next rejoin at once, and must not be placed on a dead node.
+      void this.liveness.check(node).then((dead) => {
+        // A dead node's socket would retry it forever; a later request opens a fresh one.
+        if (dead) this.drop(node.id, socket);
+        this.events.onNodeLost(node.id);
+      });
     });
     return socket;
   }

@@ -70,7 +70,8 @@ describe('an SFU node cut off from signaling', () => {
     }
     expect(await errorCode(bob, 'voice:resumeConsumer', { consumerId: 'any' })).toBe('NOT_IN_ROOM');
 
-    // The registry still lists the node (its heartbeat has not lapsed), so joins are sent its way.
+    // The cut proxy refuses connections, as a dead node's host would: signaling probed the node,
+    // removed it from the registry, and joins fail at once until its heartbeat registers it again.
     const { error, elapsed } = await timedJoinFailure(h, alice, 'alice', 'partition');
     expect(['UNAVAILABLE', 'TIMEOUT']).toContain(error.code);
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 500);

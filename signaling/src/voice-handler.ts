@@ -179,7 +179,7 @@ const isCapacity = (error: unknown): boolean => error instanceof ProtocolError &
  */
 async function admit(socket: SignalingSocket, admission: Admission, deps: VoiceHandlerDeps, refused: string[] = []): Promise<{ node: SfuNodeInfo; response: JoinResponse }> {
   for (;;) {
-    const node = await deps.registry.placePeer(admission.roomId, refused);
+    const node = await deps.sfu.place(admission.roomId, refused);
     deps.metrics.roomPlaced(node.id);
     // Events the SFU sends us once it has admitted us wait until the client has its answer.
     deps.sessions.hold(socket, admission.roomId, node.id);

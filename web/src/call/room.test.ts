@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Device, FakeHandler, testFakeParameters } from 'mediasoup-client';
-import { ProtocolError } from '@concord/protocol';
+import { NODE_DRAINING_REASON, ProtocolError } from '@concord/protocol';
 import type { PeerInfo, Result, VoicePermissions } from '@concord/protocol';
 import { DefaultReconnectPolicy } from './reconnect-policy';
 import { CallRoom } from './room';
@@ -320,6 +320,31 @@ describe('CallRoom', () => {
       ['camera', false],
     ]);
     expect(captured.every((t) => t.readyState === 'live')).toBe(true);
+  });
+
+  it("moves to another node when the call's node drains: stays connected, the last frames stay until the new session replaces them", async () => {
+    await joined();
+    const camera = (consumerId?: string) => {
+      const params = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType: 'video/VP8' });
+      const id = consumerId ?? params.id;
+      socket.push('voice:newConsumer', { ...params, consumerId: id, peerId: 'alice', source: 'camera', producerPaused: false });
+      return id;
+    };
+    camera();
+    await until(() => !!snap().participants[1]?.tracks.camera, 'the remote camera');
+    const before = snap().participants[1]!.tracks.camera!.track;
+    const states: string[] = [];
+    room.on('changed', () => states.push(snap().state));
+    socket.requests.length = 0;
+
+    socket.push('voice:roomClosed', { roomId: 'lounge', reason: NODE_DRAINING_REASON });
+    expect(snap().participants[1]!.tracks.camera!.track).toBe(before);
+    await until(() => socket.names().includes('voice:setRtpCapabilities'), 'the rejoin');
+    expect(snap().participants[1]!.tracks.camera!.track).toBe(before);
+    camera();
+    await until(() => snap().participants[1]!.tracks.camera!.track !== before, 'the new session to bring the camera back');
+    expect(grants).toBe(2);
+    expect(states.every((state) => state === 'connected')).toBe(true);
   });
 
   it('ends the call for good when the server removes us, and says why', async () => {

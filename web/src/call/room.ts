@@ -1,4 +1,4 @@
-import { DISPLACED_REASON, mayProduce, ProducerSource, ProtocolError } from '@concord/protocol';
+import { DISPLACED_REASON, mayProduce, NODE_DRAINING_REASON, ProducerSource, ProtocolError } from '@concord/protocol';
 import type { PeerInfo, VoicePermissions, VoiceRemovedReason } from '@concord/protocol';
 import { TypedEmitter } from './emitter';
 import { RemoteParticipant } from './participant';
@@ -64,6 +64,8 @@ const REMOVED_BECAUSE: Record<VoiceRemovedReason, string> = {
   'server-deleted': 'This server was deleted; the call has ended.',
 };
 const interrupted = () => new ProtocolError('UNAVAILABLE', 'The call was interrupted.');
+/** After a move, what the new session has not brought back by then (a camera turned off meanwhile) goes. */
+const STALE_TRACK_MS = 3_000;
 
 /**
  * A call in one room: the state machine, the participants and the user's own media, and the
@@ -116,7 +118,8 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
       if (reason === DISPLACED_REASON) {
         this.report(new ProtocolError('CONFLICT', 'You joined this call from another tab or device.'));
         this.end();
-      } else this.connectionLost('room-closed');
+      } else if (reason === NODE_DRAINING_REASON) this.move();
+      else this.connectionLost('room-closed');
     });
     // Final: the server will not let us back in, so no rejoin.
     signaling.on('voice:removed', ({ roomId, reason }) => {
@@ -254,7 +257,9 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     const joined = await session.join(grant);
     this.localId = joined.peerId;
     this.permissions = joined.permissions;
-    this.remotes.clear();
+    // Whoever is still there keeps their tile (and, after a move, their last frame until replaced).
+    const present = new Set(joined.peers.map((peer) => peer.peerId));
+    for (const peerId of [...this.remotes.keys()]) if (!present.has(peerId)) this.remotes.delete(peerId);
     for (const peer of joined.peers) this.addPeer(peer);
     const capture = first ? this.captureInitialMedia() : Promise.resolve();
     await session.setup(joined.routerRtpCapabilities);
@@ -272,6 +277,37 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     ]);
     for (const result of results) if (result.status === 'rejected') this.report(result.reason);
     if (startMuted || this.deafened) this.local.setMicMuted(true);
+    this.changed();
+  }
+
+  /**
+   * The call's SFU node is draining and the call moves to another: rejoin at once, staying
+   * 'connected' and keeping the last frames of what we received until the new session replaces
+   * them — a brief freeze rather than a reconnect. Should that rejoin fail, it is a lost call.
+   */
+  private move(): void {
+    if (this.left || this.state !== 'connected' || this.rejoining) return this.connectionLost('room-closed');
+    this.rejoining = true;
+    const stale = new Set([...this.remotes.values()].flatMap((participant) => [...participant.tracks.values()].map((view) => view.track)));
+    const session = this.session;
+    this.session = null;
+    session?.close();
+    this.connect(false).then(
+      () => {
+        this.rejoining = false;
+        setTimeout(() => this.dropStale(stale), STALE_TRACK_MS);
+      },
+      () => {
+        this.rejoining = false;
+        this.connectionLost('room-closed');
+      },
+    );
+  }
+
+  private dropStale(stale: ReadonlySet<MediaStreamTrack>): void {
+    for (const participant of this.remotes.values()) {
+      for (const [source, view] of participant.tracks) if (stale.has(view.track)) participant.removeTrack(source);
+    }
     this.changed();
   }
 
@@ -334,6 +370,8 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
         this.changed();
       },
       remoteTrackEnded: (peerId, source) => {
+        // An old session closing (a move) leaves what it showed to be replaced by the new one.
+        if (!live()) return;
         this.remotes.get(peerId)?.removeTrack(source);
         this.changed();
       },
