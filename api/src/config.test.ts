@@ -31,6 +31,10 @@ test('keys from the environment: used as given, never written, and checked for a
     await expect(loadSigningKeys(loadConfig({ ...env, API_PUBLIC_KEY_PEM: pem('spki', other.publicKey) }))).rejects.toThrow(/API_PUBLIC_KEY_PEM/);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await expect(loadSigningKeys(loadConfig({ CONCORD_DATA_DIR: dataDir, API_PRIVATE_KEY_PEM: pem('pkcs8', rsa.privateKey) }))).rejects.toThrow(/P-256/);
+    // Errors that stop the service at start, naming the variable (service-shell logs "api cannot start: …").
+    await expect(loadSigningKeys(loadConfig({ CONCORD_DATA_DIR: dataDir, API_PRIVATE_KEY_PEM: 'not-a-key' }))).rejects.toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/^API_PRIVATE_KEY_PEM is not a PEM private key/) }),
+    );
     expect(() => loadConfig({ API_PUBLIC_KEY_PEM: pem('spki', pair.publicKey) })).toThrow(/API_PRIVATE_KEY_PEM/);
   } finally {
     await rm(dataDir, { recursive: true, force: true });

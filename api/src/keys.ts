@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, errors, exportJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { TOKEN_ISSUER } from '@concord/protocol';
+import { ConfigError } from '@concord/service-shell';
 import type { ApiConfig } from './config';
 import { createFileExclusive } from './files';
 
@@ -25,9 +26,18 @@ export interface SignedToken {
   expiresAt: number;
 }
 
+// ConfigErrors: the service then exits at once, naming the variable (service-shell).
 function assertP256(key: KeyObject, source: string): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new Error(`${source} must be an EC P-256 key (ES256)`);
+    throw new ConfigError(`${source} must be an EC P-256 key (ES256)`);
+  }
+}
+
+function envPrivateKey(pem: string): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    throw new ConfigError(`API_PRIVATE_KEY_PEM is not a PEM private key (${(error as Error).message})`);
   }
 }
 
@@ -46,7 +56,7 @@ async function persistedPrivateKey(dataDir: string): Promise<KeyObject> {
 }
 
 export async function loadSigningKeys(config: Pick<ApiConfig, 'dataDir' | 'privateKeyPem' | 'publicKeyPem'>): Promise<SigningKeys> {
-  const privateKey = config.privateKeyPem ? createPrivateKey(config.privateKeyPem) : await persistedPrivateKey(config.dataDir);
+  const privateKey = config.privateKeyPem ? envPrivateKey(config.privateKeyPem) : await persistedPrivateKey(config.dataDir);
   assertP256(privateKey, config.privateKeyPem ? 'API_PRIVATE_KEY_PEM' : SIGNING_KEY_FILE);
   const publicKey = createPublicKey(privateKey);
   const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });

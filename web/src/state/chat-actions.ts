@@ -10,6 +10,7 @@ import type { ChannelChat, ChatMessage } from './chat';
 import { shareInFlight } from './in-flight';
 import {
   chatOf,
+  chatOpened,
   latestPageLoaded,
   messageReceived,
   messageRemoved,
@@ -58,6 +59,7 @@ export class ChatActions {
   open(channelId: string | null): void {
     this.core.update((s) => ({ ...s, activeChannelId: channelId }));
     if (!channelId) return;
+    this.core.update((s) => chatOpened(s, channelId));
     this.markRead(channelId);
     void this.loadLatest(channelId).catch(() => undefined);
   }

@@ -5,6 +5,7 @@ import { pendingId } from './chat';
 import type { ChatMessage } from './chat';
 import {
   chatOf,
+  chatOpened,
   latestPageLoaded,
   messageReceived,
   messageRemoved,
@@ -24,11 +25,18 @@ const loaded = (...messages: Message[]) => latestPageLoaded(emptyState(), 'c1', 
 const pending = (nonce: string): ChatMessage => ({ ...message(pendingId(nonce), { authorId: ME, nonce }), pending: 'sending' });
 
 describe('messages slice', () => {
-  it('a message that arrives live joins a loaded chat, and only a loaded one', () => {
+  it('a message that arrives live joins an opened chat, and only an opened one', () => {
     const state = loaded(message('01'));
     expect(ids(messageReceived(state, message('02'), true))).toEqual(['01', '02']);
-    const unloaded = emptyState();
-    expect(messageReceived(unloaded, message('02', { channelId: 'c9' }), true)).toBe(unloaded);
+    const unopened = emptyState();
+    expect(messageReceived(unopened, message('02', { channelId: 'c9' }), true)).toBe(unopened);
+  });
+
+  it('a message that arrives live while the first page loads stays when that page (read before it was sent) lands', () => {
+    const opening = messageReceived(chatOpened(emptyState(), 'c1'), message('03'), true);
+    const landed = latestPageLoaded(opening, 'c1', [message('01'), message('02')]);
+    expect(ids(landed)).toEqual(['01', '02', '03']);
+    expect(chatOf(landed, 'c1').loaded).toBe(true);
   });
 
   it('edits and deletions show live; events about channels not loaded change nothing', () => {

@@ -48,11 +48,19 @@ export function olderPageLoaded(state: AppState, channelId: string, page: readon
 }
 
 /**
+ * A channel is opened: its chat exists from now on, while its first load is on the way, so that
+ * messages arriving live meanwhile are kept (the page may have been read before they were sent).
+ */
+export function chatOpened(state: AppState, channelId: string): AppState {
+  return state.chats[channelId] ? state : patchChat(state, channelId, (chat) => chat);
+}
+
+/**
  * A sent message: our send confirmed, our edit answered, or one that arrived live. Live ones
- * only join a chat that is loaded (its first load brings them otherwise).
+ * only join a chat that was opened (a channel never opened gets them with its first load).
  */
 export function messageReceived(state: AppState, message: Message, live = false): AppState {
-  if (live && !state.chats[message.channelId]?.loaded) return state;
+  if (live && !state.chats[message.channelId]) return state;
   return patchChat(state, message.channelId, (chat) => ({ ...chat, messages: mergeMessages(chat.messages, [message], state.me.id) }));
 }
 
