@@ -1,4 +1,4 @@
-import { SOURCE_KIND, type NewConsumer, type ProducerSource, type TransportDirection, type TransportOptions } from '@concord/protocol';
+import { DISPLACED_REASON, SOURCE_KIND, type NewConsumer, type ProducerSource, type TransportDirection, type TransportOptions } from '@concord/protocol';
 import { GenericNack, PictureLossIndication, RtcpPayloadSpecificFeedback, RtcpRrPacket, RtcpSrPacket, RtcpTransportLayerFeedback, type RtcpPacket } from 'werift';
 import type { PacingClock } from '../media/clock';
 import type { Clip } from '../media/frames';
@@ -35,6 +35,15 @@ export interface JoinTimeline {
   error?: string;
 }
 
+/** A rejoin after the room closed under the participant (its SFU node died or drained). */
+export interface Rejoin {
+  reason: string;
+  /** performance.now() when the room closed, and when the participant had joined again (transports connected, published). */
+  closedAt: number;
+  rejoinedAt?: number;
+  error?: string;
+}
+
 const MAINTAIN_MS = 100;
 const RECEIVER_REPORT_MS = 1_000;
 /** RFC 3550 caps a report at 31 blocks. */
@@ -57,6 +66,8 @@ export class Participant {
   readonly timeline: JoinTimeline = { startedAt: performance.now() };
   readonly tracks = new Map<string, IncomingTrack>();
   readonly published: PublishedTrack[] = [];
+  /** Every rejoin, in order; the tracks received since are those announced after its closedAt. */
+  readonly rejoins: Rejoin[] = [];
   readonly #options: ParticipantOptions;
   readonly #bySsrc = new Map<number, IncomingTrack>();
   readonly #rtcpSsrc = randomSsrc();
@@ -118,7 +129,39 @@ export class Participant {
     timeline.connectedAt = performance.now();
     control.on('voice:newConsumer', (consumer) => void this.#consume(consumer));
     control.on('voice:consumerClosed', ({ consumerId }) => this.#forget(consumerId));
-    control.on('voice:roomClosed', ({ reason }) => this.fail(`room closed: ${reason}`));
+    control.on('voice:roomClosed', ({ reason }) => void this.#rejoin(reason));
+    await this.#enter(timeline);
+  }
+
+  /**
+   * As the web client does: a room that closed under us (its node died or drains) is joined again
+   * at once with a fresh grant, on whichever node signaling places it now; being displaced by
+   * another session of the same user is final.
+   */
+  async #rejoin(reason: string): Promise<void> {
+    if (this.#stopped || reason === DISPLACED_REASON || this.failed) return this.fail(`room closed: ${reason}`);
+    const rejoin: Rejoin = { reason, closedAt: performance.now() };
+    this.rejoins.push(rejoin);
+    this.#stopTicking?.();
+    this.#recv = undefined;
+    for (const track of this.#bySsrc.values()) track.closed = true;
+    this.#bySsrc.clear();
+    this.published.length = 0;
+    const transports = this.#transports.splice(0);
+    await Promise.all(transports.map((transport) => transport.close()));
+    try {
+      await this.#enter({ startedAt: rejoin.closedAt });
+      rejoin.rejoinedAt = performance.now();
+    } catch (error) {
+      rejoin.error = error instanceof Error ? error.message : String(error);
+      this.fail(`rejoin failed: ${rejoin.error}`);
+    }
+  }
+
+  /** Joins the room, connects the transports, publishes and asks for everyone's media; records each step in `timeline`. */
+  async #enter(timeline: JoinTimeline): Promise<void> {
+    const { plan } = this;
+    const control = this.#control!;
     this.#step = 'voice:join';
     await control.join();
     timeline.joinedAt = performance.now();
@@ -134,7 +177,7 @@ export class Participant {
       const track = this.#bySsrc.get(arrival.ssrc);
       if (!track) return;
       const holes = track.receive(arrival);
-      if (holes.length > 0) this.#feedback([new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: this.#rtcpSsrc, mediaSourceSsrc: track.ssrc, lost: holes }) })]);
+      if (holes.length > 0) this.#feedback([new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: this.#rtcpSsrc, mediaSourceSsrc: track.ssrc, lost: [...holes] }) })]);
     });
     recv.transport.onRtcp((packet) => {
       if (packet instanceof RtcpSrPacket) this.#bySsrc.get(packet.ssrc)?.senderReport(packet, performance.now());
