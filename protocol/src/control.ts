@@ -95,6 +95,11 @@ export const controlRequests = {
     request: PipeRef.extend({ producerId: EntityId, state: z.enum(['paused', 'resumed', 'closed']) }).strict(),
     response: z.object({}),
   },
+  /** Node to node: a peer of the room on the sender's node arrived (`displayName`) or left (without it). */
+  'pipe.peer': {
+    request: PipeRef.extend({ peerId: EntityId, displayName: z.string().min(1).max(64).optional() }).strict(),
+    response: z.object({}),
+  },
   /** Node to node: the sender's side of the room's pipe closed (the room emptied there); close this side. */
   'pipe.close': { request: PipeRef, response: z.object({}) },
   'peer.request': {

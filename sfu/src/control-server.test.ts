@@ -34,6 +34,7 @@ const handlers: ControlHandlers = {
   },
   'pipe.produce': async () => ({}),
   'pipe.producerState': async () => ({}),
+  'pipe.peer': async () => ({}),
   'pipe.close': async () => ({}),
 };
 

@@ -21,7 +21,7 @@ export interface NodePipesOptions {
   logger: Logger;
 }
 
-type PipeHandlers = Pick<ControlHandlers, 'pipe.open' | 'pipe.produce' | 'pipe.producerState' | 'pipe.close'>;
+type PipeHandlers = Pick<ControlHandlers, 'pipe.open' | 'pipe.produce' | 'pipe.producerState' | 'pipe.peer' | 'pipe.close'>;
 
 /**
  * A room across SFU nodes: when a room opens here while other nodes carry it too (the registry
@@ -67,7 +67,7 @@ export class NodePipes {
       if (!room) throw new ProtocolError('NOT_IN_ROOM', `room ${offer.roomId} is not open on this node`);
       const node = (await this.#options.registry.liveNodes()).find((live) => live.id === offer.fromNodeId);
       if (!node) throw new ProtocolError('FORBIDDEN', `pipe offer refused: ${offer.fromNodeId} is not a live SFU node of this deployment`);
-      const pipe = await room.openPipe(this.#setup(node));
+      const pipe = await room.openPipe(this.#setup(node), true);
       try {
         await pipe.connect(offer.endpoint);
       } catch (error) {
@@ -86,6 +86,10 @@ export class NodePipes {
       await this.#pipe(request).producerState(request);
       return {};
     },
+    'pipe.peer': async (request) => {
+      await this.#pipe(request).peer(request);
+      return {};
+    },
     'pipe.close': async ({ roomId, fromNodeId }) => {
       this.#options.room(roomId)?.pipe(fromNodeId)?.close(false);
       return {};
@@ -99,7 +103,7 @@ export class NodePipes {
   async #offer(room: Room, node: SfuNodeInfo): Promise<void> {
     let pipe: RoomPipe | undefined;
     try {
-      pipe = await room.openPipe(this.#setup(node));
+      pipe = await room.openPipe(this.#setup(node), false);
       const answer = await this.#links.request(node, 'pipe.open', this.#offers.sign(room.id, node.id, pipe.endpoint()));
       await pipe.connect(answer);
       room.pipeOutAll(pipe);

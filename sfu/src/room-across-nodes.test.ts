@@ -31,6 +31,7 @@ interface Participant {
   producerId: string;
   sender: MediaTransport;
   receiver: MediaTransport;
+  joined: JoinResponse;
   /** RTP packets received, by the SSRC of the consumer carrying them. */
   packets: Map<number, number>;
   /** SSRC of the consumer of each other participant's producer, by producer id. */
@@ -102,7 +103,7 @@ async function arrive(id: string, exclude: string[] = []): Promise<Participant> 
     rtpParameters: opusRtpParameters(ssrc),
   });
   const receiver = await connected(node, id, await control.room<TransportOptions>(ROOM, id, 'voice:createTransport', { direction: 'recv' }));
-  const participant: Participant = { id, node, control, ssrc, producerId, sender, receiver, packets: new Map(), consumerSsrcs: new Map(), consumerIds: new Map() };
+  const participant: Participant = { id, node, control, ssrc, producerId, sender, receiver, joined, packets: new Map(), consumerSsrcs: new Map(), consumerIds: new Map() };
   receiver.onRtp(({ ssrc: from }) => participant.packets.set(from, (participant.packets.get(from) ?? 0) + 1));
   await control.room(ROOM, id, 'voice:setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
   participants.push(participant);
@@ -152,6 +153,10 @@ test('a room on two workers of each of two nodes: everyone receives everyone, an
   const b2 = await arrive('b2', [nodeA.id]);
   expect([a1.node, a2.node, b1.node, b2.node].map((node) => node.id)).toEqual(['node-a', 'node-a', 'node-b', 'node-b']);
   expect((await registry.roomNodes(ROOM)).map((node) => node.id)).toEqual(['node-a', 'node-b']);
+  // The peers on the other node are peers like any: in the join response, and seen arriving.
+  expect(b2.joined.peers.map((peer) => peer.peerId).sort()).toEqual(['a1', 'a2', 'b1']);
+  expect(b2.joined.peers.find((peer) => peer.peerId === 'a1')?.producers.map((producer) => producer.producerId)).toEqual([a1.producerId]);
+  for (const arriving of ['b1', 'b2']) await controlA.waitFor(ROOM, 'a1', 'voice:peerJoined', (e) => e.peer.peerId === arriving && e.peer.displayName === arriving);
   // One peer per router: each node carries the room on both of its workers.
   expect(workersCarrying(nodeA)).toEqual([0, 1]);
   expect(workersCarrying(nodeB)).toEqual([0, 1]);
@@ -189,12 +194,14 @@ test('a room on two workers of each of two nodes: everyone receives everyone, an
   // Leaving node a: node b's consumers of the leaver close; the rest still flows.
   await controlA.ok('peer.leave', { roomId: ROOM, peerId: 'a2', sessionId: sessionOf('a2') });
   await controlB.waitFor(ROOM, 'b1', 'voice:consumerClosed', (e) => e.producerId === a2.producerId);
+  await controlB.waitFor(ROOM, 'b1', 'voice:peerLeft', (e) => e.peerId === 'a2');
   expect(await flowing(b1, a1)).toBe(true);
   expect(await flowing(a1, b1)).toBe(true);
 
   // The last peer leaving node a closes the room there and tears the pipe down: node b's consumers of it close, b's room carries on.
   await controlA.ok('peer.leave', { roomId: ROOM, peerId: 'a1', sessionId: sessionOf('a1') });
   await controlB.waitFor(ROOM, 'b1', 'voice:consumerClosed', (e) => e.producerId === a1.producerId);
+  await controlB.waitFor(ROOM, 'b1', 'voice:peerLeft', (e) => e.peerId === 'a1');
   await eventually(async () => workersCarrying(nodeA).length === 0);
   expect((await registry.roomNodes(ROOM)).map((node) => node.id)).toEqual(['node-b']);
   expect(workersCarrying(nodeB)).toEqual([0, 1]);

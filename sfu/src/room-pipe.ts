@@ -22,9 +22,16 @@ export interface RoomPipeOptions {
   logger: Logger;
 }
 
+/** A peer of the room on the other node: arrived (with its name) or left (without). */
+export interface RemotePeer {
+  peerId: string;
+  displayName?: string;
+}
+
 export type RoomPipeEvents = {
   /** A producer of the other node, piped in and ready to be consumed here. */
   producer: [Producer];
+  peer: [RemotePeer];
   close: [];
 };
 
@@ -43,6 +50,7 @@ export class RoomPipe extends EventEmitter<RoomPipeEvents> {
   /** Theirs piped in, by producer id. */
   readonly #received = new Map<string, Producer>();
   #closed = false;
+  #connected = false;
   /** Requests from the other node are applied in arrival order: a pause must not overtake its produce. */
   #inbound: Promise<unknown> = Promise.resolve();
 
@@ -73,8 +81,14 @@ export class RoomPipe extends EventEmitter<RoomPipeEvents> {
     return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters };
   }
 
+  /** False until connected to the other end: an offer of this node's that is still unanswered. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
   async connect(remote: PipeEndpoint): Promise<void> {
     await this.#transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
+    this.#connected = true;
   }
 
   /** Pipes one of our producers (already on the home router) to the other node. Never throws. */
@@ -112,6 +126,19 @@ export class RoomPipe extends EventEmitter<RoomPipeEvents> {
 
   producerState(request: ControlRequest<'pipe.producerState'>): Promise<void> {
     return this.#inOrder(() => this.#producerState(request));
+  }
+
+  /** The other node's peer arrived or left: in order with its producers. */
+  peer({ peerId, displayName }: ControlRequest<'pipe.peer'>): Promise<void> {
+    return this.#inOrder(async () => {
+      if (!this.#closed) this.emit('peer', displayName === undefined ? { peerId } : { peerId, displayName });
+    });
+  }
+
+  /** Tells the other node that a peer of ours arrived (with its name) or left (without). Never throws. */
+  announce(peer: RemotePeer): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#tell('pipe.peer', { ...this.#ref(), ...peer });
   }
 
   async #receive({ producerId, peerId, source, kind, rtpParameters, paused }: ControlRequest<'pipe.produce'>): Promise<void> {

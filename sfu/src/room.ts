@@ -7,6 +7,7 @@ import {
   roomRequests,
   type ControlRequest,
   type JoinResponse,
+  type PeerInfo,
   type RoomEventEnvelope,
   type RoomRequestName,
   type VoiceEvent,
@@ -18,7 +19,7 @@ import {
 import type { ProducerAppData } from './app-data';
 import { parseRequest } from './input';
 import { Peer, type Producer } from './peer';
-import { RoomPipe, type PipeChannel } from './room-pipe';
+import { RoomPipe, type PipeChannel, type RemotePeer } from './room-pipe';
 import { RoomRouters } from './room-routers';
 import type { TransportPlacementPolicy } from './transport-placement';
 import { toWire } from './wire';
@@ -93,6 +94,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #pipes = new Map<string, RoomPipe>();
   /** Producers of peers on other nodes, piped in, by producer id. */
   readonly #remoteProducers = new Map<string, Producer>();
+  /** Peers of the room on other nodes, by peer id: their names, and the pipe they are known through. */
+  readonly #remotePeers = new Map<string, { displayName: string; pipe: RoomPipe }>();
   #dominantSpeakerId: string | null = null;
   #closed = false;
 
@@ -176,13 +179,14 @@ export class Room extends EventEmitter<RoomEvents> {
       this.#peers.set(peerId, peer);
       peer.once('gracelapse', () => this.#remove(peerId));
       if (this.#peers.size > 1) this.#toRoom('voice:peerJoined', { peer: peer.info() }, peerId);
+      for (const pipe of this.#pipes.values()) void pipe.announce({ peerId, displayName });
     }
     return {
       roomId: this.id,
       peerId,
       // Every router of every node is made with the same codecs, so this holds wherever the peer's transports go.
       routerRtpCapabilities: toWire.rtpCapabilities(this.#routers.home.router.rtpCapabilities),
-      peers: [...this.#peers.values()].filter((other) => other !== peer).map((other) => other.info()),
+      peers: [...[...this.#peers.values()].filter((other) => other !== peer).map((other) => other.info()), ...this.#remotePeerInfos()],
       permissions: peer.permissions,
     };
   }
@@ -313,13 +317,16 @@ export class Room extends EventEmitter<RoomEvents> {
    * before it sends its offer, the accepting one on receipt). Producers piped in are published
    * here like local ones; once connected, every local producer is piped out, and every later one.
    */
-  async openPipe(setup: PipeSetup): Promise<RoomPipe> {
+  async openPipe(setup: PipeSetup, accepting: boolean): Promise<RoomPipe> {
     if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
-    if (this.#pipes.has(setup.remoteNodeId)) throw new ProtocolError('CONFLICT', `room ${this.id} is piped to ${setup.remoteNodeId} already`);
+    this.#makeWayForPipe(setup, accepting);
     const pipe = await RoomPipe.create({ ...setup, roomId: this.id, router: this.#routers.home.router, logger: this.#logger.child({ remoteNodeId: setup.remoteNodeId }) });
-    if (this.#closed) {
+    try {
+      if (this.#closed) throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+      this.#makeWayForPipe(setup, accepting);
+    } catch (error) {
       pipe.close(false);
-      throw new ProtocolError('UNAVAILABLE', 'the room is closing');
+      throw error;
     }
     this.#pipes.set(setup.remoteNodeId, pipe);
     pipe.on('producer', (producer) => {
@@ -328,10 +335,27 @@ export class Room extends EventEmitter<RoomEvents> {
       producer.observer.once('close', () => this.#remoteProducers.delete(producer.id));
       this.#publish(producer);
     });
+    pipe.on('peer', (peer) => this.#remotePeer(pipe, peer));
     pipe.once('close', () => {
       if (this.#pipes.get(setup.remoteNodeId) === pipe) this.#pipes.delete(setup.remoteNodeId);
+      for (const [peerId, known] of this.#remotePeers) if (known.pipe === pipe) this.#remotePeer(pipe, { peerId });
     });
     return pipe;
+  }
+
+  /**
+   * One pipe per node pair and room. Two nodes opening the room at the same moment offer each
+   * other a pipe at once: the offer of the node with the lower id wins, on both sides (the other
+   * node drops its own unanswered offer for it, and that offer is then refused as a CONFLICT).
+   */
+  #makeWayForPipe({ localNodeId, remoteNodeId }: PipeSetup, accepting: boolean): void {
+    const existing = this.#pipes.get(remoteNodeId);
+    if (!existing) return;
+    if (accepting && !existing.connected && remoteNodeId < localNodeId) {
+      existing.close(false);
+      return;
+    }
+    throw new ProtocolError('CONFLICT', `room ${this.id} is piped to ${remoteNodeId} already`);
   }
 
   /** The room's pipe to that node, if any. */
@@ -339,9 +363,36 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#pipes.get(remoteNodeId);
   }
 
-  /** Sends every producer of this room's peers over a newly connected pipe. */
+  /** Introduces this room's peers, and sends their producers, over a newly connected pipe. */
   pipeOutAll(pipe: RoomPipe): void {
+    for (const peer of this.#peers.values()) {
+      if (peer.connected) void pipe.announce({ peerId: peer.id, displayName: peer.info().displayName });
+    }
     for (const peer of this.#peers.values()) for (const producer of peer.producers) void this.#pipeOut(pipe, producer);
+  }
+
+  /**
+   * A peer on another node arrived (with its name) or left: the peers here see it join or leave
+   * like one of their own. A peer that is also here (moving between nodes) is this node's to tell.
+   */
+  #remotePeer(pipe: RoomPipe, { peerId, displayName }: RemotePeer): void {
+    const known = this.#remotePeers.get(peerId);
+    if (displayName !== undefined) {
+      this.#remotePeers.set(peerId, { displayName, pipe });
+      if (!known && !this.#peers.has(peerId)) this.#toRoom('voice:peerJoined', { peer: this.#remotePeerInfo(peerId, displayName) });
+    } else if (known?.pipe === pipe) {
+      this.#remotePeers.delete(peerId);
+      if (!this.#peers.has(peerId)) this.#toRoom('voice:peerLeft', { peerId });
+    }
+  }
+
+  #remotePeerInfos(): PeerInfo[] {
+    return [...this.#remotePeers].filter(([peerId]) => !this.#peers.has(peerId)).map(([peerId, { displayName }]) => this.#remotePeerInfo(peerId, displayName));
+  }
+
+  #remotePeerInfo(peerId: string, displayName: string): PeerInfo {
+    const producers = [...this.#remoteProducers.values()].filter((producer) => producer.appData.peerId === peerId);
+    return { peerId, displayName, producers: producers.map((producer) => ({ producerId: producer.id, kind: producer.kind, source: producer.appData.source, paused: producer.paused })) };
   }
 
   /** Piped producers enter other nodes from the home router. Only this node's own producers go out: the mesh has no relays. */
@@ -371,6 +422,7 @@ export class Room extends EventEmitter<RoomEvents> {
       return;
     }
     this.#toRoom('voice:peerLeft', { peerId });
+    for (const pipe of this.#pipes.values()) void pipe.announce({ peerId });
     if (this.#dominantSpeakerId === peerId) {
       this.#dominantSpeakerId = null;
       this.#toRoom('voice:activeSpeaker', { peerId: null });

@@ -238,6 +238,7 @@ export class SfuNode {
     'pipe.open': (request, connection) => this.#nodePipes.handlers['pipe.open'](request, connection),
     'pipe.produce': (request, connection) => this.#nodePipes.handlers['pipe.produce'](request, connection),
     'pipe.producerState': (request, connection) => this.#nodePipes.handlers['pipe.producerState'](request, connection),
+    'pipe.peer': (request, connection) => this.#nodePipes.handlers['pipe.peer'](request, connection),
     'pipe.close': (request, connection) => this.#nodePipes.handlers['pipe.close'](request, connection),
   };
 
