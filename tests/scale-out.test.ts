@@ -14,6 +14,8 @@ let cluster: Cluster;
 const clients: VoiceClient[] = [];
 const { reporting, failed } = failureReporter();
 let ssrc = 31_000;
+/** The call of the first test, for the second. */
+let shared: { people: { client: VoiceClient; node: string; producerIds: string[] }[] } | undefined;
 
 beforeAll(
   reporting(async () => {
@@ -53,6 +55,7 @@ test(
     expect(nodes[3]).toBe(nodes[2]);
     expect((await cluster.registry.roomNodes(roomId)).map((node) => node.id).sort()).toEqual(cluster.sfus.map((sfu) => sfu.id).sort());
 
+    shared = { people };
     for (const [i, person] of people.entries()) {
       const others = people.filter((other) => other !== person);
       // Everyone's camera and microphone, from either node.
@@ -65,4 +68,27 @@ test(
     }
   }),
   120_000,
+);
+
+test(
+  'SIGKILL of one of the two nodes: the half of the call on the other node loses only the killed half, its own call goes on',
+  reporting(async () => {
+    const people = shared!.people;
+    const victim = cluster.sfus.find((sfu) => sfu.id === people[0]!.node)!;
+    const [lost, kept] = [people.filter((p) => p.node === victim.id), people.filter((p) => p.node !== victim.id)];
+    victim.process.crash();
+    for (const person of kept) {
+      // The pipe to the dead node is torn down at once: its producers and peers are gone for this half.
+      for (const producerId of lost.flatMap((p) => p.producerIds)) await person.client.waitFor('voice:consumerClosed', (c) => c.producerId === producerId, 10_000);
+      for (const gone of lost) await person.client.waitFor('voice:peerLeft', (e) => e.peerId === gone.client.user.id, 10_000);
+    }
+    // Nobody on the surviving node was sent away, and their media between them is untouched.
+    for (const person of kept) expect(person.client.received('voice:roomClosed')).toEqual([]);
+    for (const person of kept) {
+      const other = kept.find((p) => p !== person)!;
+      const closed = person.client.received('voice:consumerClosed').map((c) => c.producerId);
+      for (const producerId of other.producerIds) expect(closed).not.toContain(producerId);
+    }
+  }),
+  60_000,
 );
