@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { io } from 'socket.io-client';
-import { DEFAULT_EVERYONE_PERMISSIONS, Permission, SessionResponse, VoiceGrantResponse, type Result } from '@concord/protocol';
+import { DEFAULT_EVERYONE_PERMISSIONS, Permission, SessionResponse, VoiceGrantResponse, voiceNamespaceUrl, type Result } from '@concord/protocol';
 import { attribute, closePeople, launchPerson, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
 import { expectVideoPlaying, tileOf, tiles } from '@concord/testkit/src/call-probes';
 import { sleep, waitUntil } from '@concord/testkit/src/wait';
@@ -179,7 +179,7 @@ async function videoStopsWithinASecond(viewer: Person, sender: Person, since: nu
 
 /** A voice join with `grant` over a socket of the session `token`, as any client could send it. */
 async function joinWith(token: string, grant: string): Promise<Result<unknown>> {
-  const socket = io(platform.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const socket = io(voiceNamespaceUrl(platform.url), { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -137,9 +137,18 @@ export const RoomEventEnvelopeSchema = z.object({
   data: z.unknown(),
 });
 
+/**
+ * A node sends a room's events only to the control connections subscribed to it. `peer.join`
+ * subscribes its connection to the room; a signaling process with no client left in the room says
+ * so (fire and forget: a connection's messages are handled in order, so a later join subscribes
+ * it again). A new connection starts with none: its clients rejoin, which subscribes it.
+ */
+export const RoomUnsubscribe = z.object({ roomId: RoomId }).strict();
+export type RoomUnsubscribe = z.infer<typeof RoomUnsubscribe>;
+
 export type SignalingToSfuEvents = {
   [N in ControlRequestName]: (request: ControlRequest<N>, ack: (result: Result<ControlResponse<N>>) => void) => void;
-};
+} & { 'room:unsubscribe': (request: RoomUnsubscribe) => void };
 export type SfuToSignalingEvents = {
   'room:event': (envelope: RoomEventEnvelope) => void;
 };

@@ -8,6 +8,7 @@ export * from './control';
 export * from './auth';
 export * from './registry';
 export * from './realtime';
+export * from './namespaces';
 export * from './permissions';
 export * from './messages';
 export * from './servers';

@@ -27,7 +27,7 @@ export type ConnectionPresence = z.infer<typeof ConnectionPresence>;
 
 /**
  * Server → client real-time events, name → payload schema. Adding an event is one line here: the
- * socket.io typings (ServerToClientEvents), the API publisher's signature and its run-time check of
+ * socket.io typings (RealtimeServerToClientEvents), the API publisher's signature and its run-time check of
  * the payload all derive from this map.
  */
 export const realtimeEvents = {
@@ -59,7 +59,7 @@ export type RealtimeRequestName = keyof typeof realtimeRequests;
 export type RealtimeRequest<N extends RealtimeRequestName> = z.infer<(typeof realtimeRequests)[N]['request']>;
 export type RealtimeResponse<N extends RealtimeRequestName> = z.infer<(typeof realtimeRequests)[N]['response']>;
 
-/** Merged into voice.ts's socket.io typings, which stay the one ServerToClientEvents/ClientToServerEvents. */
+/** socket.io typings of the real-time namespace `/` (see namespaces.ts). */
 export type RealtimeServerToClientEvents = {
   [E in RealtimeEventName]: (data: RealtimeEvent<E>) => void;
 };

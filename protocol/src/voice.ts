@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import type { Result } from './errors';
 import { DtlsParameters, EntityId, IceCandidate, IceParameters, MediaKind, RtpCapabilities, RtpParameters } from './mediasoup';
-import type { RealtimeClientToServerEvents, RealtimeServerToClientEvents } from './realtime';
 
 /**
  * The voice protocol between web client and signaling. Every request is a socket.io event with an
@@ -190,11 +188,3 @@ export const voiceEvents = {
 
 export type VoiceEventName = keyof typeof voiceEvents;
 export type VoiceEvent<E extends VoiceEventName> = z.infer<(typeof voiceEvents)[E]>;
-
-/** socket.io typings, derived from the schemas above: no event name is typed by hand elsewhere. */
-export type ClientToServerEvents = {
-  [N in VoiceRequestName]: (request: VoiceRequest<N>, ack: (result: Result<VoiceResponse<N>>) => void) => void;
-} & RealtimeClientToServerEvents;
-export type ServerToClientEvents = {
-  [E in VoiceEventName]: (data: VoiceEvent<E>) => void;
-} & RealtimeServerToClientEvents;

@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { JoinResponse } from '@concord/protocol';
 import { ControlServer, type ControlHandlers } from './control-server';
 import { ControlClient, TEST_SECRET } from '@concord/testkit/src/sfu';
-import { eventually } from '@concord/testkit/src/wait';
+import { eventually, sleep } from '@concord/testkit/src/wait';
 
 const joinResponse: JoinResponse = {
   roomId: 'r',
@@ -76,12 +76,35 @@ test('an unexpected exception becomes INTERNAL without its message', async () =>
   expect(await control.send('peer.leave', { roomId: 'r', peerId: 'p', sessionId: 's' })).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
 });
 
-test('room events reach every connected signaling server', async () => {
-  const other = await ControlClient.connect(`http://127.0.0.1:${server.port}`);
-  server.broadcast({ roomId: 'r', to: ['p'], event: 'voice:peerLeft', data: { peerId: 'q' } });
-  await control.waitFor('r', 'p', 'voice:peerLeft');
-  await other.waitFor('r', 'p', 'voice:peerLeft');
+test('room events reach the connections that joined a peer of the room, peers’ own events only the one holding them, until it unsubscribes', async () => {
+  const url = `http://127.0.0.1:${server.port}`;
+  const [other, bystander] = await Promise.all([ControlClient.connect(url), ControlClient.connect(url)]);
+  // `control` joined peer p to room r above; `other` joins q.
+  await other.ok('peer.join', { ...join, peerId: 'q', sessionId: 'q-session' });
+  const heard = (client: ControlClient) => client.received.filter((envelope) => envelope.roomId === 'r').map((envelope) => envelope.data);
+
+  server.broadcast({ roomId: 'r', event: 'voice:activeSpeaker', data: { peerId: 'p' } });
+  server.broadcast({ roomId: 'r', to: ['p'], event: 'voice:peerLeft', data: { peerId: 'for-p' } });
+  server.broadcast({ roomId: 'r', to: ['q'], event: 'voice:peerLeft', data: { peerId: 'for-q' } });
+  await control.waitFor('r', 'p', 'voice:peerLeft', (data) => data.peerId === 'for-p');
+  await other.waitFor('r', 'q', 'voice:peerLeft', (data) => data.peerId === 'for-q');
+  expect(heard(control)).toContainEqual({ peerId: 'p' });
+  expect(heard(control)).not.toContainEqual({ peerId: 'for-q' });
+  expect(heard(other)).toEqual([{ peerId: 'p' }, { peerId: 'for-q' }]);
+
+  other.socket.emit('room:unsubscribe', { roomId: 'r' });
+  // A malformed one is dropped, not fatal.
+  (other.socket.emit as (event: string, payload: unknown) => void)('room:unsubscribe', { roomId: 42 });
+  await other.ok('peer.setPermissions', { roomId: 'r', peerId: 'q', permissions: join.permissions });
+  server.broadcast({ roomId: 'r', event: 'voice:activeSpeaker', data: { peerId: 'after' } });
+  server.broadcast({ roomId: 'r', to: ['q'], event: 'voice:peerLeft', data: { peerId: 'for-q-after' } });
+  await control.waitFor('r', 'p', 'voice:activeSpeaker', (data) => data.peerId === 'after');
+  await sleep(200);
+  expect(heard(other)).toEqual([{ peerId: 'p' }, { peerId: 'for-q' }]);
+  expect(other.socket.connected).toBe(true);
+  expect(bystander.received).toEqual([]);
   other.close();
+  bystander.close();
 });
 
 test('a request names its connection, and a dropped connection is reported by that name', async () => {

@@ -14,9 +14,11 @@ import {
   type ControlResponse,
   type Result,
   type RoomEventEnvelope,
+  RoomUnsubscribe,
   type SfuToSignalingEvents,
   type SignalingToSfuEvents,
 } from '@concord/protocol';
+import { EventRoutes } from './event-routes';
 import { parseRequest } from './input';
 
 /** The signaling connection a request came over: the only way back to the client it speaks for. */
@@ -52,14 +54,16 @@ const CONTROL_REQUEST_NAMES = Object.keys(controlRequests) as ControlRequestName
 
 /**
  * The node's control interface for signaling servers: socket.io, authenticated with the cluster's
- * shared secret. Requests are acked with a Result; room events go to every connected signaling
- * server, each of which delivers them to the clients it holds.
+ * shared secret. Requests are acked with a Result; a room's events go to the signaling servers
+ * serving its peers (EventRoutes: a socket.io room per voice room, joined by `peer.join` and left
+ * by `room:unsubscribe`), each of which delivers them to the clients it holds.
  */
 export class ControlServer {
   readonly #http: HttpServer;
   readonly #io: Server<SignalingToSfuEvents, SfuToSignalingEvents, Record<string, never>, SocketData>;
   readonly #options: ControlServerOptions;
   readonly #secretDigest: Buffer;
+  readonly #routes = new EventRoutes<ControlSocket>();
   #closed = false;
 
   static async listen(options: ControlServerOptions): Promise<ControlServer> {
@@ -101,9 +105,12 @@ export class ControlServer {
     return (this.#http.address() as AddressInfo).port;
   }
 
-  /** Sends a room event to every signaling server; each delivers it to its own sockets of the room. */
+  /** Sends a room event to the signaling servers serving its recipients; each delivers it to its own sockets of the room. */
   broadcast(envelope: RoomEventEnvelope): void {
-    if (!this.#closed) this.#io.emit('room:event', envelope);
+    if (this.#closed) return;
+    const connections = this.#routes.recipients(envelope);
+    if (!connections) this.#io.to(envelope.roomId).emit('room:event', envelope);
+    else for (const socket of connections) socket.emit('room:event', envelope);
   }
 
   /** Idempotent. Disconnects every signaling server, letting queued events out first, and stops listening. */
@@ -131,6 +138,7 @@ export class ControlServer {
     logger.info('signaling connected');
     socket.on('disconnect', (reason) => {
       logger.info({ reason }, 'signaling disconnected');
+      this.#routes.forget(socket);
       this.#options.onConnectionLost(socket.id);
     });
     for (const name of CONTROL_REQUEST_NAMES) {
@@ -138,13 +146,19 @@ export class ControlServer {
       const listener = (...args: unknown[]): void => void this.#answer(name, args, socket, logger);
       socket.on(name, listener);
     }
+    socket.on('room:unsubscribe', (payload: unknown) => {
+      const request = RoomUnsubscribe.safeParse(payload);
+      if (!request.success) return logger.warn('dropped a malformed room:unsubscribe');
+      void socket.leave(request.data.roomId);
+      this.#routes.forget(socket, request.data.roomId);
+    });
   }
 
-  async #answer(name: ControlRequestName, args: unknown[], connection: ControlConnection, logger: Logger): Promise<void> {
+  async #answer(name: ControlRequestName, args: unknown[], socket: ControlSocket, logger: Logger): Promise<void> {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (result: Result<unknown>) => void) : undefined;
     let result: Result<unknown>;
     try {
-      result = ok(await this.#handle(name, args[0], connection));
+      result = ok(await this.#handle(name, args[0], socket));
     } catch (error) {
       if (!(error instanceof ProtocolError)) logger.error({ err: error, request: name }, 'control request failed');
       result = fail(error);
@@ -152,11 +166,17 @@ export class ControlServer {
     ack?.(result);
   }
 
-  #handle<N extends ControlRequestName>(name: N, payload: unknown, connection: ControlConnection): Promise<ControlResponse<N>> {
+  async #handle<N extends ControlRequestName>(name: N, payload: unknown, socket: ControlSocket): Promise<ControlResponse<N>> {
     // Parsed with the schema of `name`, so it is that request; TypeScript cannot correlate the two.
     const request = parseRequest<unknown>(controlRequests[name].request, payload) as ControlRequest<N>;
     const handler: ControlHandlers[N] = this.#options.handlers[name];
-    return handler(request, connection);
+    if (name !== 'peer.join') return handler(request, socket);
+    const { roomId, peerId } = request as ControlRequest<'peer.join'>;
+    // Subscribed before the room admits the peer: no event of the room for it can come first.
+    void socket.join(roomId);
+    const joined = await handler(request, socket);
+    this.#routes.joined(roomId, peerId, socket);
+    return joined;
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadSigningKeys, signToken, type SigningKeys } from '@concord/api';
-import { SESSION_AUDIENCE, type VoicePermissions } from '@concord/protocol';
+import { REALTIME_NAMESPACE, SESSION_AUDIENCE, VOICE_NAMESPACE, type VoicePermissions } from '@concord/protocol';
 import { startHarness, type Harness } from '@concord/testkit/src/signaling';
 import { errorCode, failure, ok } from '@concord/testkit/src/voice-client';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
   if (otherDataDir) await rm(otherDataDir, { recursive: true, force: true });
 });
 
-describe('connecting', () => {
+describe.each([VOICE_NAMESPACE, REALTIME_NAMESPACE])('connecting to %s', (namespace) => {
   test.each<[string, () => Promise<Record<string, unknown>>]>([
     ['no token', async () => ({})],
     ['an empty token', async () => ({ token: '' })],
@@ -35,9 +35,11 @@ describe('connecting', () => {
       async () => ({ token: (await signToken({ ...otherKeys, kid: h.keys.kid }, SESSION_AUDIENCE, { sub: 'alice', name: 'Alice', sid: 'alice-session' }, 3_600)).token }),
     ],
   ])('is refused with %s', async (_case, auth) => {
-    expect(await h.connectRefusal(await auth())).toBe('UNAUTHENTICATED');
+    expect(await h.connectRefusal(await auth(), namespace)).toBe('UNAUTHENTICATED');
   });
+});
 
+describe('connecting', () => {
   test('succeeds with a valid session, and the socket is served', async () => {
     const socket = await h.connectClient('alice');
     expect(socket.connected).toBe(true);

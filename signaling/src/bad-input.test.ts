@@ -1,4 +1,5 @@
 import type { JoinResponse, NewConsumer, TransportOptions } from '@concord/protocol';
+import { io } from 'socket.io-client';
 import { FINGERPRINT, opusRtpParameters } from '@concord/testkit/src/sfu';
 import { SPEAKER, startHarness, type Harness } from '@concord/testkit/src/signaling';
 import { errorCode, eventsOf, failure, nextEvent, ok, produceRequest, send, type ClientSocket } from '@concord/testkit/src/voice-client';
@@ -202,5 +203,28 @@ describe('a flood', () => {
     // After a pause the bucket has refilled.
     await sleep(500);
     expect(await ok(fred, 'voice:createTransport', { direction: 'recv' })).toMatchObject({ direction: 'recv' });
+  });
+});
+
+describe('requests sent to the wrong namespace', () => {
+  test('a voice request on the real-time namespace is BAD_REQUEST naming /voice, and joins nothing', async () => {
+    const token = await h.sessionToken('rita');
+    const gateway: ClientSocket = io(h.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        gateway.once('connect', resolve);
+        gateway.once('connect_error', reject);
+      });
+      const error = await failure(gateway, 'voice:join', { grant: await h.grantFor('rita', ROOM) });
+      expect(error).toEqual({ code: 'BAD_REQUEST', message: 'voice:join is served on the /voice namespace' });
+      expect(h.signaling.sessions.nodeOfPeer(ROOM, 'rita')).toBeUndefined();
+    } finally {
+      gateway.close();
+    }
+  });
+
+  test('a real-time request on the voice namespace is BAD_REQUEST naming /, and the socket still works', async () => {
+    expect(await failure(sam, 'presence:set', { status: 'idle' })).toEqual({ code: 'BAD_REQUEST', message: 'presence:set is served on the / namespace' });
+    expect(await ok(sam, 'voice:createTransport', { direction: 'recv' })).toMatchObject({ direction: 'recv' });
   });
 });

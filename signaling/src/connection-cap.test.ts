@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
+import { REALTIME_NAMESPACE, VOICE_NAMESPACE } from '@concord/protocol';
 import { RedisUserConnections } from './connection-cap';
 import { startHarness, type Harness, type SignalingProcess } from '@concord/testkit/src/signaling';
 import type { ClientSocket } from '@concord/testkit/src/voice-client';
@@ -9,7 +10,8 @@ import { eventually } from '@concord/testkit/src/wait';
 /*
  * Sockets per user (SIGNALING_MAX_SOCKETS_PER_USER): the one past the cap is refused at the
  * handshake with a typed RATE_LIMITED error; closing one makes room; other users are not
- * affected; and in a cluster the cap holds across signaling processes that share Redis.
+ * affected; sockets of both namespaces (calls and real-time events) count towards it; and in a
+ * cluster the cap holds across signaling processes that share Redis.
  */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,9 +26,13 @@ afterEach(async () => {
   await harness?.close();
 });
 
-/** Connects as `userId`: the socket, or the typed error of a refused handshake. */
-async function connect(process: SignalingProcess, userId: string): Promise<{ socket: ClientSocket } | { refused: { code: string; message: string } }> {
-  const socket: ClientSocket = io(process.url, { auth: { token: await harness.sessionToken(userId) }, transports: ['websocket'], reconnection: false, forceNew: true });
+/** Connects as `userId` (to the voice namespace unless told): the socket, or the typed error of a refused handshake. */
+async function connect(
+  process: SignalingProcess,
+  userId: string,
+  namespace = VOICE_NAMESPACE,
+): Promise<{ socket: ClientSocket } | { refused: { code: string; message: string } }> {
+  const socket: ClientSocket = io(new URL(namespace, process.url).href, { auth: { token: await harness.sessionToken(userId) }, transports: ['websocket'], reconnection: false, forceNew: true });
   opened.push(socket);
   return new Promise((resolve) => {
     socket.once('connect', () => resolve({ socket }));
@@ -50,6 +56,18 @@ test('the socket past the cap is refused with RATE_LIMITED; closing one makes ro
     const again = await connect(harness, 'greedy');
     return 'socket' in again;
   }, 3_000);
+});
+
+test('real-time and voice sockets count towards the same cap', async () => {
+  harness = await startHarness({ signaling: { maxSocketsPerUser: CAP } });
+  const held = [await connect(harness, 'caller', REALTIME_NAMESPACE), await connect(harness, 'caller'), await connect(harness, 'caller')];
+  expect(held.every((result) => 'socket' in result)).toBe(true);
+  expect(await connect(harness, 'caller', REALTIME_NAMESPACE)).toEqual(refusal);
+  expect(await connect(harness, 'caller')).toEqual(refusal);
+
+  // The real-time socket going makes room in either namespace.
+  (held[0] as { socket: ClientSocket }).socket.close();
+  await eventually(async () => 'socket' in (await connect(harness, 'caller')), 3_000);
 });
 
 test('in a cluster the cap holds across signaling processes sharing Redis, and a dead process frees its places', async () => {

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorCode, Result } from '@concord/protocol';
-import type { SignalingServer } from './types';
+import type { AnySignalingSocket, SignalingServer, VoiceNamespace } from './types';
 
 export interface SignalingMetricsOptions {
   /**
@@ -32,16 +32,17 @@ export class SignalingMetrics {
   readonly #placements: Counter<'node'>;
   readonly #sfuRequests: Histogram<'request' | 'result'>;
 
-  constructor(io: SignalingServer, options: SignalingMetricsOptions = {}) {
+  constructor(io: SignalingServer, voice: VoiceNamespace, options: SignalingMetricsOptions = {}) {
+    const sockets = (): AnySignalingSocket[] => [...io.sockets.sockets.values(), ...voice.sockets.values()];
     this.registry = options.registry ?? new Registry();
     if (!options.registry) collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     new Gauge({
       name: 'concord_signaling_sockets',
-      help: 'Connected socket.io sockets (each is authenticated: calls and real-time events)',
+      help: 'Connected socket.io sockets of both namespaces (each is authenticated: calls on /voice, real-time events on /)',
       registers,
       collect() {
-        this.set(io.of('/').sockets.size);
+        this.set(sockets().length);
       },
     });
     new Gauge({
@@ -49,7 +50,7 @@ export class SignalingMetrics {
       help: 'Distinct authenticated users with at least one socket on this process',
       registers,
       collect() {
-        this.set(new Set([...io.of('/').sockets.values()].map((socket) => socket.data.userId)).size);
+        this.set(new Set(sockets().map((socket) => socket.data.userId)).size);
       },
     });
     this.#requests = new Histogram({

@@ -1,4 +1,4 @@
-import type { NewConsumer, ProducerSource, Result, RtpParameters, VoicePermissions } from '@concord/protocol';
+import { VOICE_NAMESPACE, type NewConsumer, type ProducerSource, type Result, type RtpParameters, type VoicePermissions } from '@concord/protocol';
 import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '@concord/testkit/src/realtime';
 import { opusRtpParameters, vp8RtpParameters } from '@concord/testkit/src/sfu';
 import { eventually, sleep } from '@concord/testkit/src/wait';
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 /** A client of `userId` in `room`, with a send transport, and receiving everything the room sends. */
 async function inRoom(userId: string, room: string, permissions: VoicePermissions): Promise<{ client: RealtimeClient; sendTransport: string }> {
-  const client = await rt.connect(0, userId);
+  const client = await rt.connect(0, userId, VOICE_NAMESPACE);
   const joined = await client.ok<{ routerRtpCapabilities: unknown }>('voice:join', { grant: await rt.grantFor(userId, room, permissions) });
   const { transportId: sendTransport } = await client.ok<{ transportId: string }>('voice:createTransport', { direction: 'send' });
   await client.ok('voice:createTransport', { direction: 'recv' });

@@ -1,4 +1,4 @@
-import type { VoicePermissions, VoiceRemoval, VoiceRemovedReason } from '@concord/protocol';
+import { VOICE_NAMESPACE, type VoicePermissions, type VoiceRemoval, type VoiceRemovedReason } from '@concord/protocol';
 import { QUIET_MS, startRealtime, type RealtimeClient, type RealtimeSetup } from '@concord/testkit/src/realtime';
 import { opusRtpParameters } from '@concord/testkit/src/sfu';
 import { sleep } from '@concord/testkit/src/wait';
@@ -29,7 +29,7 @@ describe.each([
 
   /** A client of `userId` on the last instance, in `room` with its mic on; answers the producer. */
   async function speaking(userId: string, room: string): Promise<{ client: RealtimeClient; producerId: string }> {
-    const client = await rt.connect(rt.signalings.length - 1, userId);
+    const client = await rt.connect(rt.signalings.length - 1, userId, VOICE_NAMESPACE);
     await client.ok('voice:join', { grant: await rt.grantFor(userId, room, ALL) });
     return { client, producerId: await produceMic(client) };
   }
@@ -37,7 +37,7 @@ describe.each([
   test('revoking speak closes the mic on the SFU and tells the client; the mic stays refused', async () => {
     const room = `perm-revoke-${mode}`;
     // Another socket of the same user, on the other instance and in no room, must not matter.
-    await rt.connect(0, 'alice');
+    await rt.connect(0, 'alice', VOICE_NAMESPACE);
     const { client: alice, producerId } = await speaking('alice', room);
 
     await rt.publisher.setVoicePermissions('alice', room, MUTED);
@@ -65,7 +65,7 @@ describe.each([
   describe('removal from a voice room', () => {
     /** A client of `userId` (on instance `instance`) in `room`, receiving; answers the join. */
     async function receiving(instance: number, userId: string, room: string): Promise<{ client: RealtimeClient; joined: { routerRtpCapabilities: unknown } }> {
-      const client = await rt.connect(instance, userId);
+      const client = await rt.connect(instance, userId, VOICE_NAMESPACE);
       const joined = await client.ok<{ routerRtpCapabilities: unknown }>('voice:join', { grant: await rt.grantFor(userId, room, ALL) });
       await client.ok('voice:createTransport', { direction: 'recv' });
       await client.ok('voice:setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
@@ -102,7 +102,7 @@ describe.each([
       expect(afterRemoval.filter((r) => r.event.startsWith('voice:'))).toEqual([]);
       // The grant fetched before the kick is refused, on any instance; one checked after the removal admits.
       expect(await mallory.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
-      const elsewhere = await rt.connect(last, 'mallory');
+      const elsewhere = await rt.connect(last, 'mallory', VOICE_NAMESPACE);
       expect(await elsewhere.send('voice:join', { grant: oldGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
       await sleep(2);
       await mallory.ok('voice:join', { grant: await rt.grantFor('mallory', room, ALL) });
@@ -143,7 +143,7 @@ describe.each([
       await rt.publisher.removeFromVoice(removal(room, undefined, 'channel-deleted'));
 
       for (const client of [frank, grace]) expect(await client.nextOf('voice:removed')).toEqual({ roomId: room, reason: 'channel-deleted' });
-      const heidi = await rt.connect(0, 'heidi');
+      const heidi = await rt.connect(0, 'heidi', VOICE_NAMESPACE);
       expect(await heidi.send('voice:join', { grant: heidiGrant })).toMatchObject({ ok: false, error: { code: 'GRANT_INVALID' } });
     });
   });

@@ -136,17 +136,13 @@ export class RealtimeDelivery implements RealtimeSink {
    */
   async setVoicePermissions(change: VoicePermissionsChange): Promise<void> {
     const { userId, roomId, permissions } = change;
-    for (const socket of this.localSocketsOf(userId)) {
-      const membership = this.context.sessions.membership(socket);
-      if (membership?.roomId !== roomId) continue;
-      try {
-        const { closedProducerIds } = await this.context.sfu.request(membership.node, 'peer.setPermissions', { roomId, peerId: userId, permissions });
-        this.context.log.info({ userId, roomId, permissions, closedProducerIds }, 'voice permissions changed');
-      } catch (error) {
-        this.context.log.warn({ err: error, userId, roomId }, 'could not apply voice permissions');
-      }
-      // One peer per user and room: whichever local socket holds it, the SFU applies to the peer.
-      return;
+    const node = this.context.sessions.nodeOfPeer(roomId, userId);
+    if (!node) return;
+    try {
+      const { closedProducerIds } = await this.context.sfu.request(node, 'peer.setPermissions', { roomId, peerId: userId, permissions });
+      this.context.log.info({ userId, roomId, permissions, closedProducerIds }, 'voice permissions changed');
+    } catch (error) {
+      this.context.log.warn({ err: error, userId, roomId }, 'could not apply voice permissions');
     }
   }
 
@@ -167,11 +163,6 @@ export class RealtimeDelivery implements RealtimeSink {
     if (this.ownsStore) await this.store.close();
     await this.removals.close();
     await Promise.all(this.adapterClients.map((client) => client.quit().catch(() => client.disconnect())));
-  }
-
-  private localSocketsOf(userId: string): SignalingSocket[] {
-    const ids = this.io.sockets.adapter.rooms.get(userRoom(userId)) ?? new Set<string>();
-    return [...ids].map((id) => this.io.sockets.sockets.get(id)).filter((socket) => socket !== undefined);
   }
 
   private attachRedisAdapter(url: string, keyPrefix: string): void {

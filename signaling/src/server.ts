@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
-import { ProtocolError, type RevokedSessions } from '@concord/protocol';
+import { ProtocolError, REALTIME_NAMESPACE, realtimeRequests, VOICE_NAMESPACE, voiceRequests, type RevokedSessions } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 import type { SignalingConfig } from './config';
@@ -10,9 +10,13 @@ import { RealtimeDelivery, type SignalingRealtimeDeps } from './realtime';
 import { SessionGuard } from './session-guard';
 import { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
-import type { SignalingServer, SignalingSocket } from './types';
+import type { AnySignalingSocket, SignalingServer, SignalingSocket, VoiceNamespace } from './types';
 import { bindVoiceHandlers } from './voice-handler';
 import { VoiceSessions } from './voice-sessions';
+import { refuseRequestsOf } from './wrong-namespace';
+
+const VOICE_REQUEST_NAMES = Object.keys(voiceRequests);
+const REALTIME_REQUEST_NAMES = Object.keys(realtimeRequests);
 
 export interface SignalingDeps {
   config: SignalingConfig;
@@ -28,10 +32,14 @@ export interface SignalingDeps {
   userConnections?: UserConnections;
 }
 
-/** A signaling instance attached to an HTTP server: socket.io auth, voice protocol, SFU control. */
+/**
+ * A signaling instance attached to an HTTP server: socket.io auth, real-time delivery on `/`, the
+ * voice protocol on `/voice`, SFU control.
+ */
 export class Signaling {
   readonly io: SignalingServer;
-  readonly sessions = new VoiceSessions();
+  readonly voice: VoiceNamespace;
+  readonly sessions = new VoiceSessions((nodeId, roomId) => this.sfu.unsubscribe(nodeId, roomId));
   /** Served as /metrics by the process hosting signaling. */
   readonly metrics: SignalingMetrics;
   /** Delivers the API's events to this instance's sockets; the in-process publisher's sink. */
@@ -48,7 +56,9 @@ export class Signaling {
       cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins } : undefined,
       serveClient: false,
     });
-    this.metrics = new SignalingMetrics(this.io, deps.metrics);
+    // socket.io types every namespace with the server's event maps; this one has its own.
+    this.voice = this.io.of(VOICE_NAMESPACE) as unknown as VoiceNamespace;
+    this.metrics = new SignalingMetrics(this.io, this.voice, deps.metrics);
     this.sfu = new SfuConnections(
       { signalingId: config.id, secret: config.sfuSecret, timeoutMs: config.sfuRequestTimeoutMs, registry: deps.registry, metrics: this.metrics },
       {
@@ -68,9 +78,10 @@ export class Signaling {
     );
 
     this.userConnections = deps.userConnections ?? new InProcessUserConnections();
-    this.guard = new SessionGuard({ io: this.io, revoked: deps.revokedSessions, voice: this.sessions, sfu: this.sfu, log });
+    this.guard = new SessionGuard({ io: this.io, voiceNamespace: this.voice, revoked: deps.revokedSessions, voice: this.sessions, sfu: this.sfu, log });
 
-    this.io.use((socket, next) => {
+    // One handshake for both namespaces: the same token, revocation check and per-user cap.
+    const authenticate = (socket: AnySignalingSocket, next: (error?: Error) => void): void => {
       const token: unknown = socket.handshake.auth?.token;
       const admitted = async () => {
         const claims = await deps.verifier.session(token);
@@ -88,14 +99,22 @@ export class Signaling {
           next(Object.assign(new Error(body.code), { data: body }));
         },
       );
-    });
+    };
+    this.io.use(authenticate);
+    this.voice.use(authenticate);
 
     this.realtime = new RealtimeDelivery(this.io, { instanceId: config.id, sessions: this.sessions, sfu: this.sfu, registry: deps.registry, guard: this.guard, log }, deps.realtime);
 
     this.io.on('connection', (socket) => {
       this.realtime.bind(socket);
       void this.guard.bind(socket);
-      log.debug({ userId: socket.data.userId, socketId: socket.id }, 'socket connected');
+      refuseRequestsOf(socket, VOICE_REQUEST_NAMES, VOICE_NAMESPACE);
+      log.debug({ userId: socket.data.userId, socketId: socket.id }, 'real-time socket connected');
+    });
+    this.voice.on('connection', (socket) => {
+      void this.guard.bind(socket);
+      refuseRequestsOf(socket, REALTIME_REQUEST_NAMES, REALTIME_NAMESPACE);
+      log.debug({ userId: socket.data.userId, socketId: socket.id }, 'voice socket connected');
       bindVoiceHandlers(socket, {
         registry: deps.registry,
         removals: this.realtime.removals,
@@ -110,8 +129,8 @@ export class Signaling {
     });
   }
 
-  /** Counts the socket towards its user's cap until it goes; RATE_LIMITED past the cap. */
-  private async holdConnectionPlace(socket: SignalingSocket, max: number): Promise<void> {
+  /** Counts the socket (of either namespace) towards its user's cap until it goes; RATE_LIMITED past the cap. */
+  private async holdConnectionPlace(socket: Pick<SignalingSocket, 'id' | 'data' | 'conn'> & { once(event: 'disconnect', listener: () => void): unknown }, max: number): Promise<void> {
     if (max === 0) return;
     const { userId } = socket.data;
     if (!(await this.userConnections.acquire(userId, socket.id, max))) {

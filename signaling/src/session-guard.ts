@@ -1,7 +1,7 @@
 import { ProtocolError, type RevokedSessions, type SessionRevocation } from '@concord/protocol';
 import type { Logger } from 'pino';
 import type { SfuConnections } from './sfu-connections';
-import type { SignalingServer, SignalingSocket } from './types';
+import type { AnySignalingSocket, SignalingServer, VoiceNamespace, VoiceSocket } from './types';
 import type { VoiceSessions } from './voice-sessions';
 
 /** Every socket of a session is in this room, so a revocation finds them. */
@@ -9,6 +9,7 @@ const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
 interface SessionGuardContext {
   io: SignalingServer;
+  voiceNamespace: VoiceNamespace;
   revoked: RevokedSessions;
   voice: VoiceSessions;
   sfu: SfuConnections;
@@ -33,28 +34,33 @@ export class SessionGuard {
    * revocation recorded after the handshake's check but published before this join would
    * otherwise miss the socket.
    */
-  async bind(socket: SignalingSocket): Promise<void> {
+  async bind(socket: AnySignalingSocket): Promise<void> {
     await socket.join(sessionRoom(socket.data.sessionId));
     try {
       await this.admit(socket.data.sessionId);
     } catch (error) {
-      if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') await this.close(socket, 'signed-out');
+      if (error instanceof ProtocolError && error.code === 'UNAUTHENTICATED') this.close(socket, 'signed-out');
       else this.context.log.warn({ err: error, socketId: socket.id }, 'could not re-check the session of a new socket');
     }
   }
 
-  async revoke(revocation: SessionRevocation): Promise<void> {
-    const { io } = this.context;
-    const sockets = revocation.sessionIds.flatMap((sessionId) =>
-      [...(io.sockets.adapter.rooms.get(sessionRoom(sessionId)) ?? [])].map((id) => io.sockets.sockets.get(id)).filter((socket) => socket !== undefined),
-    );
-    await Promise.all(sockets.map((socket) => this.close(socket, revocation.reason)));
+  /** Closes this instance's sockets of the sessions, in both namespaces. */
+  async revoke({ sessionIds, reason }: SessionRevocation): Promise<void> {
+    const rooms = sessionIds.map(sessionRoom);
+    for (const socket of rooms.flatMap((room) => socketsIn(this.context.io.sockets, room))) this.close(socket, reason);
+    await Promise.all(rooms.flatMap((room) => socketsIn(this.context.voiceNamespace, room)).map((socket) => this.closeVoice(socket, reason)));
   }
 
-  private async close(socket: SignalingSocket, reason: SessionRevocation['reason']): Promise<void> {
-    socket.emit('session:revoked', { reason });
-    const membership = this.context.voice.exit(socket);
+  private close(socket: AnySignalingSocket, reason: SessionRevocation['reason']): void {
+    // Both namespaces declare `session:revoked` with this payload.
+    (socket.emit as (event: 'session:revoked', data: { reason: SessionRevocation['reason'] }) => boolean)('session:revoked', { reason });
     socket.disconnect(true);
+  }
+
+  /** A voice socket also leaves its room, at once: out of the sessions before its disconnect, which would start a grace period. */
+  private async closeVoice(socket: VoiceSocket, reason: SessionRevocation['reason']): Promise<void> {
+    const membership = this.context.voice.exit(socket);
+    this.close(socket, reason);
     if (!membership) return;
     const peer = { roomId: membership.roomId, peerId: socket.data.userId, sessionId: socket.id };
     await this.context.sfu.request(membership.node, 'peer.leave', peer).catch((error: unknown) =>
@@ -62,4 +68,9 @@ export class SessionGuard {
     );
     this.context.log.info({ userId: socket.data.userId, roomId: membership.roomId }, 'revoked session left its voice room');
   }
+}
+
+/** The sockets of this instance in a room of the namespace. */
+function socketsIn<S>(namespace: { adapter: { rooms: Map<string, Set<string>> }; sockets: Map<string, S> }, room: string): S[] {
+  return [...(namespace.adapter.rooms.get(room) ?? [])].map((id) => namespace.sockets.get(id)).filter((socket) => socket !== undefined);
 }

@@ -11,12 +11,12 @@ import { createTestDatabase, type TestDatabase } from '@concord/testkit/src/post
 import { startTestNode, TEST_SECRET } from '@concord/testkit/src/sfu';
 import { eventually } from '@concord/testkit/src/wait';
 import {
+  REALTIME_NAMESPACE,
   SessionResponse,
+  VOICE_NAMESPACE,
   VoiceGrantResponse,
-  type ClientToServerEvents,
   type ErrorBody,
   type Result,
-  type ServerToClientEvents,
   type SessionRevokedEvent,
 } from '@concord/protocol';
 import { RedisRevokedSessions, type InProcessRegistry } from '@concord/registry';
@@ -27,8 +27,9 @@ import { TokenVerifier } from './token-verifier';
 
 /**
  * Revoked sessions in signaling, with the real API (PostgreSQL, and Redis in the cluster case),
- * a real SFU node and socket.io clients: a revoked session's live sockets are told why and closed,
- * its voice peer leaves at once, it cannot open a socket again, and its grants admit no one.
+ * a real SFU node and socket.io clients: a revoked session's live sockets (of both namespaces) are
+ * told why and closed, its voice peer leaves at once, it cannot open a socket again in either
+ * namespace, and its grants admit no one.
  */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,7 +38,8 @@ const PASSWORD = 'correct horse battery';
 const PEER_GRACE_MS = 20_000;
 const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** Untyped: the same checks run in both namespaces. */
+type Client = Socket;
 
 interface Platform {
   api: RunningApi;
@@ -129,14 +131,14 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
   const grantFor = async (token: string, roomId: string) => VoiceGrantResponse.parse(await ok('POST', '/api/voice/grant', token, { roomId })).grant;
 
   /** A connected socket, recording the revocations it is told of and why it was disconnected. */
-  async function connect(token: string): Promise<{ socket: Client; revoked: SessionRevokedEvent[]; disconnected: Promise<string> }> {
-    const socket: Client = io(platform.signalingUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  async function connect(token: string, namespace = VOICE_NAMESPACE): Promise<{ socket: Client; revoked: SessionRevokedEvent[]; disconnected: Promise<string> }> {
+    const socket: Client = io(new URL(namespace, platform.signalingUrl).href, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
     clients.push(socket);
     const revoked: SessionRevokedEvent[] = [];
-    socket.on('session:revoked', (event) => revoked.push(event));
+    socket.on('session:revoked', (event: SessionRevokedEvent) => revoked.push(event));
     // Bounded, so that a socket left open fails the test with a reason instead of its timeout.
     const disconnected = new Promise<string>((resolve) => {
-      socket.on('disconnect', (reason) => resolve(reason));
+      socket.on('disconnect', (reason: string) => resolve(reason));
       setTimeout(() => resolve('still connected after 5 s'), 5_000).unref();
     });
     await new Promise<void>((resolve, reject) => {
@@ -145,8 +147,8 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
     });
     return { socket, revoked, disconnected };
   }
-  async function refusal(token: string): Promise<ErrorBody> {
-    const socket: Client = io(platform.signalingUrl, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  async function refusal(token: string, namespace = VOICE_NAMESPACE): Promise<ErrorBody> {
+    const socket: Client = io(new URL(namespace, platform.signalingUrl).href, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
     clients.push(socket);
     return new Promise((resolve, reject) => {
       socket.once('connect', () => reject(new Error('connected')));
@@ -169,23 +171,28 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
     const laptop = await signIn(owner.user.username);
     const oldGrant = await grantFor(owner.token, roomId);
     const phone = await connect(owner.token);
+    const phoneGateway = await connect(owner.token, REALTIME_NAMESPACE);
     const laptopSocket = await connect(laptop.token);
     const other = await connect(listener.token);
     expect(await join(other.socket, await grantFor(listener.token, roomId))).toMatchObject({ ok: true });
     const left: string[] = [];
-    other.socket.on('voice:peerLeft', ({ peerId }) => left.push(peerId));
+    other.socket.on('voice:peerLeft', ({ peerId }: { peerId: string }) => left.push(peerId));
     expect(await join(phone.socket, await grantFor(owner.token, roomId))).toMatchObject({ ok: true });
 
     const before = Date.now();
     expect(await ok('POST', '/api/auth/sign-out-everywhere', laptop.token)).toEqual({ revoked: 1 });
     expect(await phone.disconnected).toBe('io server disconnect');
     expect(phone.revoked).toEqual([{ reason: 'signed-out-everywhere' }]);
+    expect(await phoneGateway.disconnected).toBe('io server disconnect');
+    expect(phoneGateway.revoked).toEqual([{ reason: 'signed-out-everywhere' }]);
     // Out of the call for the others at once, not after the reconnect grace period.
     await eventually(() => left.includes(owner.user.id), 5_000);
     expect(Date.now() - before).toBeLessThan(PEER_GRACE_MS / 2);
 
     // The session is refused a new socket, and its grants admit no one, not even the same user's live session.
-    expect(await refusal(owner.token)).toEqual({ code: 'UNAUTHENTICATED', message: 'this session was signed out' });
+    for (const namespace of [VOICE_NAMESPACE, REALTIME_NAMESPACE]) {
+      expect(await refusal(owner.token, namespace)).toEqual({ code: 'UNAUTHENTICATED', message: 'this session was signed out' });
+    }
     expect(await join(laptopSocket.socket, oldGrant)).toEqual({ ok: false, error: { code: 'GRANT_INVALID', message: 'the grant belongs to another session' } });
     expect(laptopSocket.socket.connected).toBe(true);
     expect(laptopSocket.revoked).toEqual([]);
@@ -197,7 +204,7 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
   test('sign-out and a password change close the sockets of the sessions they end', async () => {
     const user = await signUp('walker');
     const desk = await signIn(user.user.username);
-    const first = await connect(user.token);
+    const first = await connect(user.token, REALTIME_NAMESPACE);
     const second = await connect(desk.token);
 
     expect(await ok('POST', '/api/auth/password', user.token, { currentPassword: PASSWORD, newPassword: 'another long password' })).toEqual({ revoked: 1 });
@@ -208,7 +215,7 @@ describe.each(['embedded', 'cluster'] as const)('revoked sessions in signaling (
     expect(await call('POST', '/api/auth/sign-out', user.token)).toMatchObject({ status: 204 });
     expect(await first.disconnected).toBe('io server disconnect');
     expect(first.revoked).toEqual([{ reason: 'signed-out' }]);
-    expect(await refusal(user.token)).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await refusal(user.token, REALTIME_NAMESPACE)).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(await refusal(desk.token)).toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });

@@ -103,6 +103,15 @@ export class SfuConnections {
     return controlRequests[name].response.parse(result.data) as ControlResponse<N>;
   }
 
+  /**
+   * This process has no client left in the room on the node, which stops sending the room's events
+   * here. Nothing to say over a connection that is down: a new one starts without subscriptions.
+   */
+  unsubscribe(nodeId: string, roomId: string): void {
+    const socket = this.sockets.get(nodeId);
+    if (socket?.connected) socket.emit('room:unsubscribe', { roomId });
+  }
+
   close(): void {
     for (const socket of this.sockets.values()) socket.disconnect();
     this.sockets.clear();

@@ -1,5 +1,11 @@
-import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, RealtimeInterServerEvents, ServerToClientEvents } from '@concord/protocol';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type {
+  RealtimeClientToServerEvents,
+  RealtimeInterServerEvents,
+  RealtimeNamespaceServerToClientEvents,
+  VoiceClientToServerEvents,
+  VoiceServerToClientEvents,
+} from '@concord/protocol';
 
 /** What the auth middleware learns about a socket's user from its session token. */
 export interface SocketData {
@@ -9,5 +15,13 @@ export interface SocketData {
   sessionId: string;
 }
 
-export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, RealtimeInterServerEvents, SocketData>;
-export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, RealtimeInterServerEvents, SocketData>;
+/** The socket.io server; its namespace `/` carries the app's real-time events (chat, presence). */
+export type SignalingServer = Server<RealtimeClientToServerEvents, RealtimeNamespaceServerToClientEvents, RealtimeInterServerEvents, SocketData>;
+export type SignalingSocket = Socket<RealtimeClientToServerEvents, RealtimeNamespaceServerToClientEvents, RealtimeInterServerEvents, SocketData>;
+
+/** The namespace `/voice`: the voice protocol, and nothing else. */
+export type VoiceNamespace = Namespace<VoiceClientToServerEvents, VoiceServerToClientEvents, Record<string, never>, SocketData>;
+export type VoiceSocket = Socket<VoiceClientToServerEvents, VoiceServerToClientEvents, Record<string, never>, SocketData>;
+
+/** A socket of either namespace: what authentication, the connection cap and session revocation act on. */
+export type AnySignalingSocket = SignalingSocket | VoiceSocket;

@@ -20,7 +20,7 @@ import { TokenBucket } from './rate-limiter';
 import type { SessionGuard } from './session-guard';
 import type { SfuConnections } from './sfu-connections';
 import type { TokenVerifier } from './token-verifier';
-import type { SignalingSocket } from './types';
+import type { VoiceSocket } from './types';
 import { grantVoided, type VoiceRemovals } from './voice-removals';
 import type { VoiceSessions } from './voice-sessions';
 
@@ -43,7 +43,7 @@ const REQUEST_NAMES = Object.keys(voiceRequests) as VoiceRequestName[];
  * rate-limited, schema-validated and then handled in arrival order (a peer's requests depend on
  * each other: connect before produce); every ack is a Result.
  */
-export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDeps): void {
+export function bindVoiceHandlers(socket: VoiceSocket, deps: VoiceHandlerDeps): void {
   const bucket = new TokenBucket(deps.limits.rateBurst, deps.limits.ratePerSecond);
   let queue: Promise<void> = Promise.resolve();
   let queued = 0;
@@ -113,11 +113,11 @@ export function bindVoiceHandlers(socket: SignalingSocket, deps: VoiceHandlerDep
 }
 
 /** The socket's peer as the SFU knows it: the user's peer, held by this socket's session. */
-const peerOf = (socket: SignalingSocket, roomId: string): ControlRequest<'peer.leave'> => ({ roomId, peerId: socket.data.userId, sessionId: socket.id });
+const peerOf = (socket: VoiceSocket, roomId: string): ControlRequest<'peer.leave'> => ({ roomId, peerId: socket.data.userId, sessionId: socket.id });
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-async function handle(name: VoiceRequestName, payload: unknown, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<unknown> {
+async function handle(name: VoiceRequestName, payload: unknown, socket: VoiceSocket, deps: VoiceHandlerDeps): Promise<unknown> {
   switch (name) {
     case 'voice:join':
       return join(payload as VoiceRequest<'voice:join'>, socket, deps);
@@ -128,7 +128,7 @@ async function handle(name: VoiceRequestName, payload: unknown, socket: Signalin
   }
 }
 
-async function join(request: VoiceRequest<'voice:join'>, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<JoinResponse> {
+async function join(request: VoiceRequest<'voice:join'>, socket: VoiceSocket, deps: VoiceHandlerDeps): Promise<JoinResponse> {
   const grant = await deps.verifier.grant(request.grant);
   if (grant.sub !== socket.data.userId) throw new ProtocolError('GRANT_INVALID', 'the grant belongs to another user');
   // A grant works only with the session it was issued under, and only while that session lives.
@@ -165,7 +165,7 @@ interface Admission {
   transports: boolean;
 }
 
-const admissions = new WeakMap<SignalingSocket, Admission>();
+const admissions = new WeakMap<VoiceSocket, Admission>();
 
 /** Most nodes one join tries when nodes refuse it for capacity (their load in the registry lagged behind). */
 const MAX_PLACEMENTS = 4;
@@ -177,7 +177,7 @@ const isCapacity = (error: unknown): boolean => error instanceof ProtocolError &
  * room, else a new one: RoomRegistry.placePeer) and joins it there. A node refusing it for capacity
  * is passed over and the peer placed again: a full node is never the user's failure.
  */
-async function admit(socket: SignalingSocket, admission: Admission, deps: VoiceHandlerDeps, refused: string[] = []): Promise<{ node: SfuNodeInfo; response: JoinResponse }> {
+async function admit(socket: VoiceSocket, admission: Admission, deps: VoiceHandlerDeps, refused: string[] = []): Promise<{ node: SfuNodeInfo; response: JoinResponse }> {
   for (;;) {
     const node = await deps.sfu.place(admission.roomId, refused);
     deps.metrics.roomPlaced(node.id);
@@ -196,14 +196,14 @@ async function admit(socket: SignalingSocket, admission: Admission, deps: VoiceH
   }
 }
 
-async function leave(socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<Record<string, never>> {
+async function leave(socket: VoiceSocket, deps: VoiceHandlerDeps): Promise<Record<string, never>> {
   const membership = deps.sessions.exit(socket);
   if (!membership) throw new ProtocolError('NOT_IN_ROOM', 'not in a voice room');
   await deps.sfu.request(membership.node, 'peer.leave', peerOf(socket, membership.roomId));
   return {};
 }
 
-async function forward(name: RoomRequestName, data: unknown, socket: SignalingSocket, deps: VoiceHandlerDeps): Promise<unknown> {
+async function forward(name: RoomRequestName, data: unknown, socket: VoiceSocket, deps: VoiceHandlerDeps): Promise<unknown> {
   const membership = deps.sessions.membership(socket);
   if (!membership) throw new ProtocolError('NOT_IN_ROOM', 'join a voice room first');
   // Room and peer come from the server's own state, never from the client.

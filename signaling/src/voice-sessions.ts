@@ -1,5 +1,5 @@
 import type { RoomEventEnvelope, SfuNodeInfo } from '@concord/protocol';
-import type { SignalingSocket } from './types';
+import type { VoiceSocket } from './types';
 
 /** Where one local socket is in voice: its room and the SFU node carrying that room. */
 export interface VoiceMembership {
@@ -8,18 +8,24 @@ export interface VoiceMembership {
 }
 
 /**
- * This process's index of which local sockets are in which voice rooms. SFU nodes send every room
- * event to every signaling process; each delivers it only to its own sockets.
+ * This process's index of which local sockets are in which voice rooms. SFU nodes send a room's
+ * events to the signaling processes with a peer in it (a join subscribes; `onRoomLeft` says when
+ * this process has no socket left in, or joining, a room on a node); each delivers them only to
+ * its own sockets.
  */
 export class VoiceSessions {
-  private readonly rooms = new Map<string, Map<string, SignalingSocket>>();
-  private readonly memberships = new Map<SignalingSocket, VoiceMembership>();
+  /** Local sockets in, or joining, each room on each node (a socket joining the room it is in counts twice). */
+  private readonly interest = new Map<string, number>();
+  private readonly rooms = new Map<string, Map<string, VoiceSocket>>();
+  private readonly memberships = new Map<VoiceSocket, VoiceMembership>();
   /** Joins under way, by room and user. */
-  private readonly joining = new Map<string, Map<string, SignalingSocket>>();
+  private readonly joining = new Map<string, Map<string, VoiceSocket>>();
   /** The events held for a joining socket until its join has been answered. */
-  private readonly held = new Map<SignalingSocket, { roomId: string; nodeId: string; events: [string, unknown][] }>();
+  private readonly held = new Map<VoiceSocket, { roomId: string; nodeId: string; events: [string, unknown][] }>();
 
-  membership(socket: SignalingSocket): VoiceMembership | undefined {
+  constructor(private readonly onRoomLeft: (nodeId: string, roomId: string) => void = () => undefined) {}
+
+  membership(socket: VoiceSocket): VoiceMembership | undefined {
     return this.memberships.get(socket);
   }
 
@@ -27,12 +33,13 @@ export class VoiceSessions {
    * Records the socket as its user's peer in the room. A local socket that held the peer before is
    * out already: the SFU's roomClosed for its session came ahead of this socket's join answer.
    */
-  enter(socket: SignalingSocket, membership: VoiceMembership): void {
+  enter(socket: VoiceSocket, membership: VoiceMembership): void {
     this.exit(socket);
-    const peers = this.rooms.get(membership.roomId) ?? new Map<string, SignalingSocket>();
+    const peers = this.rooms.get(membership.roomId) ?? new Map<string, VoiceSocket>();
     this.rooms.set(membership.roomId, peers);
     peers.set(socket.data.userId, socket);
     this.memberships.set(socket, membership);
+    this.countInterest(membership.node.id, membership.roomId, +1);
   }
 
   /**
@@ -40,33 +47,37 @@ export class VoiceSessions {
    * moment it admits the peer, before its join answer is back here, and a client applies its
    * join answer first (so an event before it would be lost).
    */
-  hold(socket: SignalingSocket, roomId: string, nodeId: string): void {
+  hold(socket: VoiceSocket, roomId: string, nodeId: string): void {
     this.release(socket);
     this.held.set(socket, { roomId, nodeId, events: [] });
-    const joining = this.joining.get(roomId) ?? new Map<string, SignalingSocket>();
+    this.countInterest(nodeId, roomId, +1);
+    const joining = this.joining.get(roomId) ?? new Map<string, VoiceSocket>();
     this.joining.set(roomId, joining);
     joining.set(socket.data.userId, socket);
   }
 
   /** Ends a hold: emits what was held if the socket is now in that room, drops it otherwise. No-op without a hold. */
-  release(socket: SignalingSocket): void {
+  release(socket: VoiceSocket): void {
     const hold = this.held.get(socket);
     if (!hold) return;
     this.held.delete(socket);
     const joining = this.joining.get(hold.roomId);
     if (joining?.get(socket.data.userId) === socket) joining.delete(socket.data.userId);
     if (joining?.size === 0) this.joining.delete(hold.roomId);
-    if (this.memberships.get(socket)?.roomId !== hold.roomId) return;
-    for (const [event, data] of hold.events) (socket.emit as (event: string, data: unknown) => boolean)(event, data);
+    if (this.memberships.get(socket)?.roomId === hold.roomId) {
+      for (const [event, data] of hold.events) (socket.emit as (event: string, data: unknown) => boolean)(event, data);
+    }
+    this.countInterest(hold.nodeId, hold.roomId, -1);
   }
 
-  exit(socket: SignalingSocket): VoiceMembership | undefined {
+  exit(socket: VoiceSocket): VoiceMembership | undefined {
     const membership = this.memberships.get(socket);
     if (!membership) return undefined;
     this.memberships.delete(socket);
     const peers = this.rooms.get(membership.roomId);
     if (peers?.get(socket.data.userId) === socket) peers.delete(socket.data.userId);
     if (peers?.size === 0) this.rooms.delete(membership.roomId);
+    this.countInterest(membership.node.id, membership.roomId, -1);
     return membership;
   }
 
@@ -74,8 +85,8 @@ export class VoiceSessions {
    * Delivers an event of a room on node `nodeId` to the local sockets in that room there. Only
    * there: should the room have split over two nodes, each half hears only its own node.
    */
-  deliver(nodeId: string, envelope: RoomEventEnvelope): SignalingSocket[] {
-    const recipients = new Set<SignalingSocket>();
+  deliver(nodeId: string, envelope: RoomEventEnvelope): VoiceSocket[] {
+    const recipients = new Set<VoiceSocket>();
     for (const peers of [this.rooms.get(envelope.roomId), this.joining.get(envelope.roomId)]) {
       for (const [peerId, socket] of peers ?? []) {
         if (recipients.has(socket) || !addressedTo(envelope, peerId, socket)) continue;
@@ -90,23 +101,37 @@ export class VoiceSessions {
     return [...recipients];
   }
 
+  /** The node of the user's peer in the room, if a local socket holds that peer. */
+  nodeOfPeer(roomId: string, userId: string): SfuNodeInfo | undefined {
+    const socket = this.rooms.get(roomId)?.get(userId);
+    return socket && this.memberships.get(socket)?.node;
+  }
+
   /** Every local socket holding a peer in the room. */
-  socketsIn(roomId: string): SignalingSocket[] {
+  socketsIn(roomId: string): VoiceSocket[] {
     return [...(this.rooms.get(roomId)?.values() ?? [])];
   }
 
   /** Every local socket whose room lives on the node. */
-  socketsOnNode(nodeId: string): SignalingSocket[] {
+  socketsOnNode(nodeId: string): VoiceSocket[] {
     return [...this.memberships].filter(([, m]) => m.node.id === nodeId).map(([socket]) => socket);
   }
 
   count(): { rooms: number; peers: number } {
     return { rooms: this.rooms.size, peers: this.memberships.size };
   }
+
+  private countInterest(nodeId: string, roomId: string, change: 1 | -1): void {
+    const key = JSON.stringify([nodeId, roomId]);
+    const count = (this.interest.get(key) ?? 0) + change;
+    if (count > 0) return void this.interest.set(key, count);
+    this.interest.delete(key);
+    this.onRoomLeft(nodeId, roomId);
+  }
 }
 
 /** Whether an event of the room is for the local socket that holds, or is joining as, `peerId`. */
-function addressedTo(envelope: RoomEventEnvelope, peerId: string, socket: SignalingSocket): boolean {
+function addressedTo(envelope: RoomEventEnvelope, peerId: string, socket: VoiceSocket): boolean {
   if (envelope.toSession !== undefined) return envelope.toSession === socket.id;
   return (!envelope.to || envelope.to.includes(peerId)) && envelope.except !== peerId;
 }

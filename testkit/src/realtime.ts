@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Redis } from 'ioredis';
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import {
   InProcessRealtimePublisher,
   loadSigningKeys,
@@ -16,9 +16,11 @@ import {
   type SigningKeys,
 } from '@concord/api';
 import {
+  REALTIME_NAMESPACE,
   realtimeRedisKey,
   SESSION_AUDIENCE,
   serverRoom,
+  type Message,
   type RealtimeEvent,
   type RealtimeEventName,
   type Result,
@@ -30,7 +32,6 @@ import { loadSignalingConfig, Signaling, TokenVerifier, type ServerMembershipSou
 import { REDIS_URL, deleteKeys } from './redis';
 import { startTestNode, TEST_SECRET } from './sfu';
 import { NOTHING_REVOKED, sessionOf } from './signaling';
-import type { ClientSocket } from './voice-client';
 import { eventually } from './wait';
 
 /*
@@ -64,8 +65,8 @@ export interface RealtimeSetup {
   /** The API signing key the instances verify sessions with, for an API under test to share. */
   readonly keys: SigningKeys;
   readonly node: SfuNode | undefined;
-  /** A connected client of `userId` on signaling instance `instance`. */
-  connect(instance: number, userId: string): Promise<RealtimeClient>;
+  /** A connected client of `userId` on signaling instance `instance`, in the namespace (default `/`, VOICE_NAMESPACE for calls). */
+  connect(instance: number, userId: string, namespace?: string): Promise<RealtimeClient>;
   /** A voice grant as the API issues it. */
   grantFor(userId: string, roomId: string, permissions: VoicePermissions): Promise<string>;
   /** Resolves once the client's socket (on instance `instance`) is in the server's room, or with `expected` false, out of it. */
@@ -134,9 +135,9 @@ export async function startRealtime(options: RealtimeSetupOptions): Promise<Real
     keyPrefix,
     keys,
     node: sfu?.node,
-    connect: async (instance, userId) => {
+    connect: async (instance, userId, namespace = REALTIME_NAMESPACE) => {
       const token = await sessionToken(keys, userId);
-      const socket: ClientSocket = io(urls[instance]!, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+      const socket = io(new URL(namespace, urls[instance]!).href, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
       const client = new RealtimeClient(socket);
       clients.add(client);
       await new Promise<void>((resolve, reject) => {
@@ -192,7 +193,8 @@ interface Received {
 export class RealtimeClient {
   readonly received: Received[] = [];
 
-  constructor(readonly socket: ClientSocket) {
+  /** Untyped: tests send what the protocol forbids, in either namespace. */
+  constructor(readonly socket: Socket) {
     socket.onAny((event: string, data: unknown) => this.received.push({ event, data }));
   }
 
@@ -237,6 +239,12 @@ export class RealtimeClient {
     this.socket.disconnect();
     await gone;
   }
+}
+
+/** A chat message as the API publishes it (`message:created`), in channel chan-1 of server srv-1. */
+export function chatMessage(id: string, authorId: string): Message {
+  const at = new Date().toISOString();
+  return { id, channelId: 'chan-1', serverId: 'srv-1', authorId, content: `message ${id}`, createdAt: at, editedAt: null, replyToId: null, mentions: [], mentionEveryone: false, nonce: null, reactions: [] };
 }
 
 /** Presence statuses a client saw for `userId`, in order. */

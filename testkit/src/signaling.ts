@@ -6,7 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { io } from 'socket.io-client';
 import { loadSigningKeys, signToken, VoiceGrantIssuer, type SigningKeys } from '@concord/api';
-import { SESSION_AUDIENCE, type RevokedSessions, type RoomId, type VoicePermissions, type VoiceResponse } from '@concord/protocol';
+import { SESSION_AUDIENCE, VOICE_NAMESPACE, type RevokedSessions, type RoomId, type VoicePermissions, type VoiceResponse } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { SfuConfigOverrides, SfuNode } from '@concord/sfu';
 import { loadSignalingConfig, Signaling, TokenVerifier, type SignalingConfig } from '@concord/signaling';
@@ -48,10 +48,13 @@ export interface SignalingProcess {
   readonly url: string;
   /** Present with `proxyControl`. */
   readonly proxy: TcpProxy | undefined;
-  /** A connected, authenticated client of `userId`. */
+  /** A connected, authenticated client of `userId` in the voice namespace. */
   connectClient(userId: string): Promise<ClientSocket>;
-  /** The connect_error message of a handshake with this `auth`; fails if the connection is accepted. */
-  connectRefusal(auth: Record<string, unknown>): Promise<string>;
+  /**
+   * The connect_error message of a handshake with this `auth` in the namespace (default the voice
+   * namespace); fails if the connection is accepted.
+   */
+  connectRefusal(auth: Record<string, unknown>, namespace?: string): Promise<string>;
   /** Connects and joins `room` with a fresh grant; answers the join response. */
   joinedClient(userId: string, room: RoomId, perms?: VoicePermissions): Promise<{ socket: ClientSocket; joined: VoiceResponse<'voice:join'> }>;
 }
@@ -136,9 +139,9 @@ async function startSignaling(
   const url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const sockets = new Set<ClientSocket>();
 
-  const open = (auth: Record<string, unknown>): ClientSocket => {
+  const open = (auth: Record<string, unknown>, namespace = VOICE_NAMESPACE): ClientSocket => {
     // forceNew: one client is one connection; socket.io would otherwise multiplex them on one.
-    const socket: ClientSocket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+    const socket: ClientSocket = io(new URL(namespace, url).href, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
     recordEvents(socket);
     sockets.add(socket);
     return socket;
@@ -156,8 +159,8 @@ async function startSignaling(
       });
       return socket;
     },
-    connectRefusal: (auth) => {
-      const socket = open(auth);
+    connectRefusal: (auth, namespace) => {
+      const socket = open(auth, namespace);
       return new Promise<string>((resolve, reject) => {
         socket.once('connect', () => reject(new Error('the connection was accepted')));
         socket.once('connect_error', (error) => resolve(error.message));

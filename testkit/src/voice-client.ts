@@ -1,24 +1,26 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   SOURCE_KIND,
-  type ClientToServerEvents,
   type ErrorBody,
   type MediaKind,
   type ProducerSource,
   type Result,
-  type ServerToClientEvents,
+  type VoiceClientToServerEvents,
   type VoiceEvent,
   type VoiceEventName,
   type VoiceRequest,
   type VoiceRequestName,
   type VoiceResponse,
+  type VoiceServerToClientEvents,
+  voiceNamespaceUrl,
 } from '@concord/protocol';
 import { opusRtpParameters, vp8RtpParameters } from './sfu';
 import { firstArrival } from './wait';
 
 /* The client side of the voice protocol for tests: typed requests with acks, and every event a socket received, past or awaited. */
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** A socket of signaling's voice namespace. */
+export type ClientSocket = Socket<VoiceServerToClientEvents, VoiceClientToServerEvents>;
 
 /** Long enough for a real SFU round trip on a busy CI box, short enough that a lost ack fails fast. */
 const ACK_TIMEOUT_MS = 5_000;
@@ -109,7 +111,7 @@ export interface User {
   token: string;
 }
 
-/** A user's socket to one signaling process (a cluster's, started apart), recording every event it receives. */
+/** A user's voice socket to one signaling process (a cluster's, started apart), recording every event it receives. */
 export class VoiceClient {
   readonly socket: ClientSocket;
 
@@ -117,7 +119,7 @@ export class VoiceClient {
     readonly user: User,
     readonly signalingUrl: string,
   ) {
-    this.socket = io(signalingUrl, { auth: { token: user.token }, transports: ['websocket'], reconnection: false, timeout: ACK_TIMEOUT_MS });
+    this.socket = io(voiceNamespaceUrl(signalingUrl), { auth: { token: user.token }, transports: ['websocket'], reconnection: false, timeout: ACK_TIMEOUT_MS });
     recordEvents(this.socket);
   }
 

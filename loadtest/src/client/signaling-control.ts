@@ -1,20 +1,21 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   unwrap,
-  type ClientToServerEvents,
   type JoinResponse,
   type Result,
   type RoomRequestName,
-  type ServerToClientEvents,
+  type VoiceClientToServerEvents,
   type VoiceEvent,
   type VoiceRequest,
   type VoiceRequestName,
   type VoiceResponse,
+  type VoiceServerToClientEvents,
+  voiceNamespaceUrl,
 } from '@concord/protocol';
 import type { PlatformSetup } from '../setup';
 import type { ConnectControl, ControlEventName, RoomControl } from './control';
 
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type ClientSocket = Socket<VoiceServerToClientEvents, VoiceClientToServerEvents>;
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -34,7 +35,7 @@ export class SignalingControl implements RoomControl {
   /** An authenticated socket; `grant` is asked for at join time (grants live a minute). */
   static connect(url: string, token: string, grant: () => Promise<string>): Promise<SignalingControl> {
     // One connection per participant, never shared, never silently reconnected: a drop is a result.
-    const socket: ClientSocket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS });
+    const socket: ClientSocket = io(voiceNamespaceUrl(url), { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS });
     return new Promise((resolve, reject) => {
       socket.once('connect', () => resolve(new SignalingControl(socket, grant)));
       socket.once('connect_error', (error) => {

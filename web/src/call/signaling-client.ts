@@ -1,25 +1,27 @@
-import { ErrorBody, ProtocolError } from '@concord/protocol';
+import { ErrorBody, ProtocolError, VOICE_NAMESPACE } from '@concord/protocol';
 import type {
-  ClientToServerEvents,
   Result,
-  ServerToClientEvents,
+  VoiceClientToServerEvents,
   VoiceEventName,
   VoiceRequest,
   VoiceRequestName,
   VoiceResponse,
+  VoiceServerToClientEvents,
 } from '@concord/protocol';
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
 
-export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type SignalingSocket = Socket<VoiceServerToClientEvents, VoiceClientToServerEvents>;
 
 /**
- * The signaling socket on this page's origin (which also serves the API). socket.io's own
- * reconnection is off: the room reconnects itself, with a fresh grant and new transports.
- * WebSocket only, so several signaling nodes behind a balancer need no sticky sessions.
+ * The signaling socket on this page's origin (which also serves the API), in the voice namespace:
+ * only the call's events, the app's real-time ones come over the gateway's socket. A connection of
+ * its own (forceNew), not multiplexed with the gateway's: socket.io's own reconnection is off here,
+ * the room reconnects itself, with a fresh grant and new transports. WebSocket only, so several
+ * signaling nodes behind a balancer need no sticky sessions.
  */
 export function openSignalingSocket(token: string): SignalingSocket {
-  return io({ auth: { token }, autoConnect: false, reconnection: false, transports: ['websocket'] });
+  return io(VOICE_NAMESPACE, { auth: { token }, autoConnect: false, reconnection: false, forceNew: true, transports: ['websocket'] });
 }
 
 /** The emit signature once `timeout()` is applied, with the event name widened (see request()). */
@@ -92,7 +94,7 @@ export class SignalingClient {
   }
 
   /** Subscribes to a server event; the returned function unsubscribes. */
-  on<E extends VoiceEventName>(event: E, listener: ServerToClientEvents[E]): () => void {
+  on<E extends VoiceEventName>(event: E, listener: VoiceServerToClientEvents[E]): () => void {
     const socket = this.socket as unknown as { on(e: string, l: unknown): void; off(e: string, l: unknown): void };
     socket.on(event, listener);
     return () => socket.off(event, listener);

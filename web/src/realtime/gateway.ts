@@ -1,11 +1,11 @@
 import { ErrorBody, ProtocolError } from '@concord/protocol';
 import type {
-  ClientToServerEvents,
   ConnectionPresence,
+  RealtimeClientToServerEvents,
   RealtimeEvent,
   RealtimeEventName,
+  RealtimeNamespaceServerToClientEvents,
   Result,
-  ServerToClientEvents,
 } from '@concord/protocol';
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
@@ -25,12 +25,12 @@ type AnySocket = { on(e: string, l: unknown): void; off(e: string, l: unknown): 
 
 /**
  * The app's real-time connection (chat, presence, server changes): one socket.io connection on this
- * page's origin for the whole session, reconnecting by itself with backoff. Calls use a socket of
- * their own (see call/), which their room drives and closes, as Discord keeps its gateway and its
- * voice connections apart.
+ * page's origin (namespace `/`) for the whole session, reconnecting by itself with backoff. Calls
+ * use a socket of their own in the voice namespace (see call/), which their room drives and closes,
+ * as Discord keeps its gateway and its voice connections apart; each event comes over one of them.
  */
 export class Gateway extends TypedEmitter<GatewayEvents> {
-  readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  readonly socket: Socket<RealtimeNamespaceServerToClientEvents, RealtimeClientToServerEvents>;
   private stateValue: GatewayState = 'connecting';
   private everConnected = false;
   private presence: ConnectionPresence = 'online';
