@@ -10,12 +10,13 @@ import { parseOptions, USAGE, type RunOptions } from './options';
 import { Progress } from './progress';
 import { renderReport } from './report/html';
 import { describeMachine } from './machine';
-import type { LoadTestResult, TargetRun } from './result';
+import type { LoadTestResult, RunLabel, TargetRun } from './result';
 import { runTarget, type RunMode } from './runner';
 import { describeScenario } from './scenario';
 import { PlatformSetup } from './setup';
-import { ratiosOf, summaryOf } from './summary';
-import { attachUrl, startStandalone } from './target/platform';
+import { pipeOf, ratiosOf, scaleOutOf, summaryOf } from './summary';
+import { startCluster } from './target/cluster';
+import { attachUrl, startStandalone, type Target } from './target/platform';
 
 /** How long a capacity search may take before it reports what it has. */
 const SEARCH_BUDGET_MINUTES = 30;
@@ -57,41 +58,43 @@ async function main(args: string[]): Promise<void> {
   const media = await loadMediaSet({ codec: scenario.codec, simulcast: scenario.simulcast, camera: scenario.sources.includes('camera'), screen: scenario.screenSharers > 0 });
   const clock = new PacingClock();
   const common = { scenario, media, clock, verifyEvery: options.verifyEvery, thresholds: options.thresholds };
+  /** The load on one of our targets: its own users, servers and grants through its API. */
+  const platformRun = async (label: RunLabel, target: Target, mode: RunMode): Promise<TargetRun> => {
+    const setup = new PlatformSetup(target.url);
+    return runTarget(
+      { label, description: target.description, mode, progress },
+      {
+        ...common,
+        runId: randomBytes(3).toString('hex'),
+        connect: signalingConnector(target.signalingUrl, setup),
+        prepare: (plans) => setup.prepare(plans),
+        processes: () => target.processes(),
+        ...(options.browsers > 0 && label === 'platform' && { browsers: { count: options.browsers, baseUrl: target.url, entry: (userName, room) => setup.browserEntry(userName, room) } }),
+      },
+    );
+  };
   let workers = options.workers;
   const runs: TargetRun[] = [];
+  const { cluster } = options;
   try {
-    const target = options.url ? attachUrl(options.url) : await startStandalone({ workers: options.workers });
-    await stopping(target, async () => {
-      // A running platform has as many workers as it was started with.
+    await stopping(await startTarget(options), async (target) => {
+      // A running platform has as many workers as it was started with (a cluster: all its nodes').
       workers = target.processes().workerPids.length || options.workers;
-      const setup = new PlatformSetup(target.url);
-      runs.push(
-        await runTarget(
-          { label: 'platform', description: target.description, mode: modeOf(options, workers), progress },
-          {
-            ...common,
-            runId: randomBytes(3).toString('hex'),
-            connect: signalingConnector(target.url, setup),
-            prepare: (plans) => setup.prepare(plans),
-            processes: () => target.processes(),
-            ...(options.browsers > 0 && { browsers: { count: options.browsers, baseUrl: target.url, entry: (userName, room) => setup.browserEntry(userName, room) } }),
-          },
-        ),
-      );
+      runs.push(await platformRun('platform', target, modeOf(options, workers)));
     });
+    // The comparisons run the platform's loads again, up to its knee, so they compare stage by stage.
+    const platform = runs[0]!;
+    const upTo = platform.knee?.stage?.rooms ?? Infinity;
+    const rooms = platform.stages.map((stage) => stage.rooms).filter((count) => count <= upTo);
+    const sameLoads: RunMode = { kind: 'stages', rooms: rooms.length > 0 ? rooms : [scenario.rooms], seconds: options.search?.windowSeconds ?? scenario.durationSeconds };
     if (options.baseline) {
-      // The platform's loads again, up to its knee, so the two compare stage by stage.
-      const platform = runs[0]!;
-      const upTo = platform.knee?.stage?.rooms ?? Infinity;
-      const rooms = platform.stages.map((stage) => stage.rooms).filter((count) => count <= upTo);
-      const seconds = options.search?.windowSeconds ?? scenario.durationSeconds;
       await stopping(await BareSfu.start({ socketBufferBytes: options.baselineSocketBuffer }), async (bare) => {
         runs.push(
           await runTarget(
             {
               label: 'baseline',
               description: `bare mediasoup: one worker with a WebRtcServer, a router per room, in the load-test process${options.baselineSocketBuffer ? `, socket buffers ${options.baselineSocketBuffer} bytes` : ''}`,
-              mode: { kind: 'stages', rooms: rooms.length > 0 ? rooms : [scenario.rooms], seconds },
+              mode: sameLoads,
               progress,
             },
             { ...common, runId: randomBytes(3).toString('hex'), connect: bare.connect, processes: () => bare.processes() },
@@ -99,10 +102,19 @@ async function main(args: string[]): Promise<void> {
         );
       });
     }
+    if (cluster?.pipeEnv) {
+      const piped = { ...cluster, workers: options.workers, nodeEnv: { ...cluster.nodeEnv, ...cluster.pipeEnv } };
+      await stopping(await startCluster(piped), async (target) => void runs.push(await platformRun('piped', target, sameLoads)));
+    }
+    if (cluster?.scaleOut) {
+      await stopping(await startCluster({ ...cluster, workers: options.workers, nodes: 1 }), async (target) => void runs.push(await platformRun('one node', target, modeOf(options, options.workers))));
+    }
   } finally {
     clock.stop();
   }
 
+  const pipe = pipeOf(runs);
+  const scaleOut = cluster && scaleOutOf(runs, cluster.nodes);
   const result: LoadTestResult = {
     version: 1,
     startedAt,
@@ -114,6 +126,8 @@ async function main(args: string[]): Promise<void> {
     verifyEvery: options.verifyEvery,
     runs,
     ...ratiosOf(runs),
+    ...(pipe && { pipe }),
+    ...(scaleOut && { scaleOut }),
   };
   mkdirSync(options.outDir, { recursive: true });
   const jsonFile = path.join(options.outDir, 'result.json');
@@ -123,6 +137,11 @@ async function main(args: string[]): Promise<void> {
   progress.note(summaryOf(result));
   progress.note(`result: ${jsonFile}\nreport: ${htmlFile}`);
   if (runs.some((run) => run.stages.some((stage) => stage.breaches.length > 0)) && !options.search) process.exitCode = THRESHOLD_BROKEN;
+}
+
+function startTarget(options: RunOptions): Promise<Target> {
+  if (options.cluster) return startCluster({ ...options.cluster, workers: options.workers });
+  return options.url ? Promise.resolve(attachUrl(options.url)) : startStandalone({ workers: options.workers });
 }
 
 function modeOf(options: RunOptions, workers: number): RunMode {

@@ -271,7 +271,11 @@ export function stageResult(input: StageInput): StageResult {
       udpDrops: drops.sfu,
       ...(others.length > 0 && { others: { cpu: others.reduce((sum, p) => sum + p.cpu, 0), rssBytes: others.reduce((sum, p) => sum + p.rssBytes, 0) } }),
     },
-    generator: { cpu: generatorCpu, eventLoopP99Ms: input.eventLoopP99Ms, udpDrops: drops.generator, ramp: { cpu: input.ramp.cpu, eventLoopP99Ms: input.ramp.eventLoopP99Ms } },
+    generator: {
+      cpu: generatorCpu,
+      cpuUsPerPacket: packetsOut > 0 ? ((after.generatorCpuMs - before.generatorCpuMs) * 1000) / packetsOut : 0,
+      eventLoopP99Ms: input.eventLoopP99Ms, udpDrops: drops.generator, ramp: { cpu: input.ramp.cpu, eventLoopP99Ms: input.ramp.eventLoopP99Ms },
+    },
     foreignCpu: { measuring: foreignCpu(before, after), joining: input.ramp.foreignCpu },
     ...(input.browsers.timelines.length > 0 && { browsers: browserWindow(input.browsers, seconds) }),
     breaches: [],

@@ -4,13 +4,28 @@ import { DEFAULT_THRESHOLDS } from './metrics';
 import type { Thresholds } from './result';
 import { PRESETS, resolveScenario, type PresetName, type Scenario } from './scenario';
 
+export interface ClusterRunOptions {
+  nodes: number;
+  redisUrl: string;
+  /** PostgreSQL for the API (the environment's DATABASE_URL); the embedded database when absent. */
+  databaseUrl?: string;
+  /** Environment of every SFU node. */
+  nodeEnv: Record<string, string>;
+  /** Also run the same load with this added to the nodes' environment (a room piped across workers or nodes), and compare. */
+  pipeEnv?: Record<string, string>;
+  /** Also search on a cluster of one node, and compare the knees. */
+  scaleOut: boolean;
+}
+
 /** Everything the command line decides, parsed and checked once. */
 export interface RunOptions {
   scenario: Scenario;
   /** Target a running platform instead of starting one. */
   url?: string;
-  /** SFU_WORKERS of the platform the tool starts. */
+  /** SFU_WORKERS of the platform the tool starts (of each node, in a cluster). */
   workers: number;
+  /** The platform as separate processes with N SFU nodes, instead of the standalone launcher. */
+  cluster?: ClusterRunOptions;
   baseline: boolean;
   /** Socket buffer size for the baseline's WebRtcServer (what-if; default: the kernel's, like our SFU). */
   baselineSocketBuffer?: number;
@@ -40,6 +55,15 @@ Target:
   --baseline       also run the same load through bare mediasoup, and report the ratio
   --baseline-socket-buffer BYTES
                    what-if: give the baseline's WebRtcServer sockets this receive/send buffer
+  --nodes N        a cluster instead: API, one signaling process and N SFU nodes as separate
+                   processes on a Redis registry (REDIS_URL, default redis://127.0.0.1:6379; the
+                   API uses DATABASE_URL if set, else its embedded database)
+  --node-env K=V   (repeatable) environment of every SFU node of the cluster
+  --pipe-env K=V   (repeatable) also run the same load with this added to the nodes' environment
+                   (a setting that pipes each room across workers or nodes) and report the worker
+                   CPU per forwarded packet, piped / one router
+  --scale-out      with --search: also search on a cluster of one node, and report the knees of
+                   N nodes / 1 node at the same thresholds
 
 Capacity search (--search): add --step rooms every stage until a threshold breaks
   --step N  --max-rooms N  --window S (seconds measured per stage, default 10)
@@ -75,6 +99,10 @@ export function parseOptions(argv: string[]): RunOptions {
       workers: { type: 'string' },
       baseline: { type: 'boolean' },
       'baseline-socket-buffer': { type: 'string' },
+      nodes: { type: 'string' },
+      'node-env': { type: 'string', multiple: true },
+      'pipe-env': { type: 'string', multiple: true },
+      'scale-out': { type: 'boolean' },
       search: { type: 'boolean' },
       step: { type: 'string' },
       'max-rooms': { type: 'string' },
@@ -103,11 +131,14 @@ export function parseOptions(argv: string[]): RunOptions {
       durationSeconds: count(values.duration, 'duration'),
     },
   );
+  const cluster = clusterOf(values, values.search ?? false);
+  if (cluster && values.url) throw new UsageError('--nodes starts a cluster; --url targets a running platform: choose one');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   return {
     scenario,
     url: values.url,
     workers: count(values.workers, 'workers') ?? 1,
+    cluster,
     baseline: values.baseline ?? false,
     baselineSocketBuffer: count(values['baseline-socket-buffer'], 'baseline-socket-buffer'),
     search: values.search
@@ -127,6 +158,42 @@ export function parseOptions(argv: string[]): RunOptions {
     },
     outDir: path.resolve(values.out ?? path.join(__dirname, '..', 'results', stamp)),
   };
+}
+
+/** The cluster flags, checked together: the comparisons only make sense on a cluster. */
+function clusterOf(
+  values: { nodes?: string; 'node-env'?: string[]; 'pipe-env'?: string[]; 'scale-out'?: boolean },
+  search: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): ClusterRunOptions | undefined {
+  const nodes = count(values.nodes, 'nodes');
+  if (nodes === undefined) {
+    for (const flag of ['node-env', 'pipe-env', 'scale-out'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} needs a cluster (--nodes N)`);
+    return undefined;
+  }
+  if (nodes < 1) throw new UsageError('--nodes must be at least 1');
+  const scaleOut = values['scale-out'] ?? false;
+  if (scaleOut && (nodes < 2 || !search)) throw new UsageError('--scale-out compares capacity searches: it needs --search and --nodes 2 or more');
+  const pipeEnv = values['pipe-env'] && environment(values['pipe-env'], 'pipe-env');
+  return {
+    nodes,
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(env.DATABASE_URL && { databaseUrl: env.DATABASE_URL }),
+    nodeEnv: environment(values['node-env'] ?? [], 'node-env'),
+    ...(pipeEnv && { pipeEnv }),
+    scaleOut,
+  };
+}
+
+/** `KEY=VALUE` settings as an environment; a key must look like one. */
+function environment(settings: string[], name: string): Record<string, string> {
+  return Object.fromEntries(
+    settings.map((setting) => {
+      const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(setting);
+      if (!match) throw new UsageError(`--${name} takes KEY=VALUE (an environment variable), got "${setting}"`);
+      return [match[1]!, match[2]!];
+    }),
+  );
 }
 
 /** The scenario the flags describe; an unreadable file or an impossible scenario is the command line's mistake. */

@@ -50,7 +50,7 @@ export class Progress {
       `${label}: ${stage.rooms} rooms, ${stage.participants} participants, ${stage.consumers} consumers — ` +
         `tracks ${stage.receive.receivedTracks}/${stage.receive.expectedTracks}, rx ${mbps(stage.receive.receivedKbps)} of ${mbps(stage.receive.expectedKbps)}, ` +
         `loss ${stage.receive.lossPct.toFixed(2)}%, join p95 ${stage.join.transportsMs.p95.toFixed(0)} ms, worker ${pct(worker)}, ` +
-        `${stage.sfu.workerCpuUsPerPacket.toFixed(1)} µs/packet, generator ${pct(stage.generator.cpu)}, others' load ${stage.foreignCpu.measuring.toFixed(1)} cores` +
+        `${stage.sfu.workerCpuUsPerPacket.toFixed(1)} µs/packet, generator ${pct(stage.generator.cpu)} (${stage.generator.cpuUsPerPacket.toFixed(1)} µs/packet), others' load ${stage.foreignCpu.measuring.toFixed(1)} cores` +
         (stage.browsers ? `, browsers ${stage.browsers.connected}/${stage.browsers.count} in call, first frame p50 ${stage.join.firstFrameMs?.p50.toFixed(0) ?? '—'} ms, ${stage.browsers.framesDecodedPerSecond.p50.toFixed(0)} frames/s` : '') +
         (stage.breaches.length ? ` — BREACH: ${stage.breaches.join('; ')}` : ' — ok') +
         (stage.generatorLimits.length ? ` (generator-bound: ${stage.generatorLimits.join('; ')})` : ''),

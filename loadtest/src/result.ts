@@ -104,7 +104,14 @@ export interface StageResult {
    * sockets; and during the ramp, when its own DTLS handshakes (werift, ~20 ms of CPU each) add to
    * the join times it measures.
    */
-  generator: { cpu: number; eventLoopP99Ms: number; udpDrops: number; ramp: { cpu: number; eventLoopP99Ms: number } };
+  generator: {
+    cpu: number;
+    /** Its CPU time per packet the SFU forwarded (received by a client), in microseconds: what limits the load it can make. */
+    cpuUsPerPacket: number;
+    eventLoopP99Ms: number;
+    udpDrops: number;
+    ramp: { cpu: number; eventLoopP99Ms: number };
+  };
   /**
    * Cores other processes of the machine kept busy (a shared machine: other people's work), while
    * measuring and while this stage's participants joined. Above 0.3 a stage is disturbed: its join
@@ -146,8 +153,14 @@ export interface Knee {
   extrapolatedConsumersAtCpuLimit?: number;
 }
 
+/**
+ * `platform`: the target asked for; `baseline`: bare mediasoup; `piped`: the same cluster with
+ * `--pipe-env` on its nodes; `one node`: the same cluster with one SFU node (`--scale-out`).
+ */
+export type RunLabel = 'platform' | 'baseline' | 'piped' | 'one node';
+
 export interface TargetRun {
-  label: 'platform' | 'baseline';
+  label: RunLabel;
   description: string;
   stages: StageResult[];
   samples: Sample[];
@@ -176,4 +189,29 @@ export interface LoadTestResult {
   runs: TargetRun[];
   /** Platform over baseline, at the same load (see summary.ts for which stage). */
   ratios?: { rooms: number; consumers: number; workerCpu: number; workerCpuPerPacket: number; joinP95: number; lossPct: { platform: number; baseline: number } };
+  /** The piped run against the platform's (one router per room) at the same load: what the pipe costs the workers. */
+  pipe?: PipeComparison;
+  /** The platform's N nodes against one node, each searched to its knee at the same thresholds. */
+  scaleOut?: ScaleOut;
+}
+
+export interface PipeComparison {
+  rooms: number;
+  consumers: number;
+  /** Worker CPU time per packet a client received, in µs: with every room on one router, piped, and piped / one router. */
+  workerCpuUsPerPacket: { oneRouter: number; piped: number; ratio: number };
+  /** CPU of each worker (all nodes), busiest first: a piped room loads more than one. */
+  workerCpu: { oneRouter: number[]; piped: number[] };
+  lossPct: { oneRouter: number; piped: number };
+}
+
+export interface ScaleOut {
+  nodes: number;
+  /** Consumers at each knee, and N nodes / 1 node. */
+  kneeConsumers: { nodes: number; oneNode: number; ratio: number };
+  /** Either knee is a lower bound (the generator or the room limit ended the search, not a threshold). */
+  lowerBound: boolean;
+  /** At each knee: the generator's CPU per forwarded packet, and the workers' — what bounds the ratio on one machine. */
+  generatorUsPerPacket: { nodes: number; oneNode: number };
+  workerCpuUsPerPacket: { nodes: number; oneNode: number };
 }

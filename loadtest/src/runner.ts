@@ -6,7 +6,7 @@ import type { PacingClock } from './media/clock';
 import type { MediaSet } from './media/media-set';
 import { foreignCpu, rssOf, sample, snapshot, stageResult, type LoadSnapshot } from './metrics';
 import type { Progress } from './progress';
-import type { Sample, StageResult, TargetRun, Thresholds } from './result';
+import type { RunLabel, Sample, StageResult, TargetRun, Thresholds } from './result';
 import { planRooms, type Scenario } from './scenario';
 import type { BrowserEntry } from './setup';
 import { capacitySearch, type SearchOptions } from './search';
@@ -203,7 +203,7 @@ export type RunMode = { kind: 'stages'; rooms: number[]; seconds: number } | ({ 
  * searching) knee. The participants are stopped whatever happens.
  */
 export async function runTarget(
-  run: { label: TargetRun['label']; description: string; mode: RunMode; progress: Progress },
+  run: { label: RunLabel; description: string; mode: RunMode; progress: Progress },
   options: Omit<LoadDriverOptions, 'onSample'>,
 ): Promise<TargetRun> {
   const { label, progress, mode } = run;

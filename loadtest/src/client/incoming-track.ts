@@ -9,6 +9,8 @@ const GIVE_UP_MS = 300;
 const PLI_INTERVAL_MS = 1_000;
 /** Bound on remembered holes: a jump larger than this is a stream reset, not loss to repair. */
 const MAX_MISSING = 512;
+/** What nearly every packet answers (in order, nothing missing): one array, not one per packet. */
+const NO_HOLES: readonly number[] = [];
 
 /** Counters of one received track; windows are differences of two of these. */
 export interface IncomingCounters {
@@ -76,14 +78,14 @@ export class IncomingTrack {
   }
 
   /** Records a packet; answers the sequence numbers to NACK now (a hole just opened), if any. */
-  receive(arrival: RtpArrival): number[] {
+  receive(arrival: RtpArrival): readonly number[] {
     const counters = this.counters;
     if (this.firstPacketAt === undefined) {
       this.firstPacketAt = arrival.arrivedAt;
       this.#firstSequence = this.#highestSequence = arrival.sequenceNumber;
       this.#accept(arrival);
       counters.expected = 1;
-      return [];
+      return NO_HOLES;
     }
     const delta = ((arrival.sequenceNumber - this.#highestSequence + 0x8000) & 0xffff) - 0x8000;
     const extended = this.#highestSequence + delta;
@@ -91,16 +93,18 @@ export class IncomingTrack {
       // Late or retransmitted: it counts only if it fills a hole.
       if (this.#missing.delete(extended)) this.#accept(arrival, false);
       else counters.duplicates++;
-      return [];
+      return NO_HOLES;
     }
-    const holes: number[] = [];
+    let holes = NO_HOLES;
     if (delta > 1 && delta <= MAX_MISSING) {
+      const opened: number[] = [];
       for (let sequence = this.#highestSequence + 1; sequence < extended; sequence++) {
         this.#missing.set(sequence, arrival.arrivedAt);
-        holes.push(sequence & 0xffff);
+        opened.push(sequence & 0xffff);
       }
       counters.nacksSent++;
-      counters.nackedPackets += holes.length;
+      counters.nackedPackets += opened.length;
+      holes = opened;
     }
     this.#highestSequence = extended;
     counters.expected = extended - this.#firstSequence + 1;

@@ -1,5 +1,5 @@
 import type { ProducerSource, RtpParameters } from '@concord/protocol';
-import { GenericNack, RtcpPayloadSpecificFeedback, RtcpSenderInfo, RtcpSrPacket, RtcpTransportLayerFeedback, RtpHeader, type RtcpPacket } from 'werift';
+import { GenericNack, RtcpPayloadSpecificFeedback, RtcpSenderInfo, RtcpSrPacket, RtcpTransportLayerFeedback, type RtcpPacket } from 'werift';
 import type { Clip } from '../media/frames';
 import { TrackSource, type OutgoingPacket } from '../media/track-source';
 import { AUDIO_LEVEL_EXTENSION_ID, payloadTypeOf, producerParameters, type Codec } from './capabilities';
@@ -8,7 +8,7 @@ import type { MediaTransport } from './transport';
 /** Packets kept per layer for answering NACKs: ~15 s of 600 kb/s video, far longer than any NACK takes. */
 const HISTORY = 1_024;
 /** RFC 6464 byte: voice activity set, level -30 dBov: a speaker, so the SFU's speaking observers work as in a call. */
-const SPEAKING_LEVEL = Buffer.from([0x80 | 30]);
+const SPEAKING = [AUDIO_LEVEL_EXTENSION_ID, 0x80 | 30] as const;
 const SENDER_REPORT_MS = 1_000;
 
 export interface PublisherCounters {
@@ -102,14 +102,14 @@ export class PublishedTrack {
   }
 
   #send(layer: Layer, packet: OutgoingPacket): void {
-    const header = new RtpHeader({
+    const header = {
       payloadType: this.#payloadType,
       ssrc: layer.ssrc,
       sequenceNumber: packet.sequenceNumber,
       timestamp: packet.timestamp,
       marker: packet.marker,
-      extensions: this.codec === 'opus' ? [{ id: AUDIO_LEVEL_EXTENSION_ID, payload: SPEAKING_LEVEL }] : [],
-    });
+      ...(this.codec === 'opus' && { oneByteExtension: SPEAKING }),
+    };
     this.#transport.sendRtp(header, packet.payload);
   }
 }

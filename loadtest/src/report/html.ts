@@ -1,5 +1,5 @@
 import { describeScenario } from '../scenario';
-import type { Distribution, LoadTestResult, StageResult, TargetRun } from '../result';
+import type { Distribution, LoadTestResult, RunLabel, StageResult, TargetRun } from '../result';
 import { escapeXml as esc, lineChart, type Series } from './svg';
 
 /**
@@ -7,7 +7,8 @@ import { escapeXml as esc, lineChart, type Series } from './svg';
  * styles and no script, so it opens from disk, attaches to an issue, and survives in `docs/`.
  */
 
-const COLORS = { platform: '#2563eb', baseline: '#ea580c', node: '#16a34a', generator: '#9333ea' } as const;
+const COLORS = { platform: '#2563eb', baseline: '#ea580c', piped: '#0891b2', 'one node': '#64748b', node: '#16a34a', generator: '#9333ea' } as const;
+const SERIES_NAMES: Record<RunLabel, string> = { platform: 'Concord', baseline: 'bare mediasoup', piped: 'Concord, piped', 'one node': 'Concord, one node' };
 
 const pct = (fraction: number): string => `${(fraction * 100).toFixed(0)}%`;
 const fixed = (value: number, digits = 0): string => value.toFixed(digits);
@@ -51,7 +52,7 @@ ${result.runs.map((run) => `<tr><td>${run.label}</td><td>${esc(run.description)}
 <h2>Stages</h2>
 ${stageTable(result.runs)}
 <h2>Load against cost</h2>
-<div class="charts">${loadCharts(result, platform, baseline)}</div>
+<div class="charts">${loadCharts(result)}</div>
 <h2>Over time</h2>
 <div class="charts">${timeCharts(result.runs)}</div>
 <h2>Join times (ms, p50 / p95 / p99 from each participant's start)</h2>
@@ -97,13 +98,21 @@ function headline(result: LoadTestResult, platform?: TargetRun, baseline?: Targe
       ),
     );
   }
+  if (result.pipe) {
+    const { workerCpuUsPerPacket: perPacket, rooms } = result.pipe;
+    cards.push(card('piped / one router', `×${perPacket.ratio.toFixed(2)}`, `worker CPU per forwarded packet at ${rooms} rooms: ${perPacket.piped.toFixed(1)} against ${perPacket.oneRouter.toFixed(1)} µs`));
+  }
+  if (result.scaleOut) {
+    const { nodes, kneeConsumers, lowerBound } = result.scaleOut;
+    cards.push(card(`${nodes} nodes / 1 node`, `×${kneeConsumers.ratio.toFixed(2)}${lowerBound ? ' +' : ''}`, `consumers at the knee: ${kneeConsumers.nodes} against ${kneeConsumers.oneNode}`));
+  }
   return `<div class="cards">${cards.join('')}</div>`;
 }
 
 const card = (label: string, value: string, note: string): string => `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(value)}</b><span class="muted">${esc(note)}</span></div>`;
 
 function stageTable(runs: readonly TargetRun[]): string {
-  const head = ['run', 'rooms', 'participants', 'consumers', 'tracks', 'rx Mb/s (expected)', 'loss %', 'UDP drops SFU · clients', 'jitter ms (p95)', 'freezes', 'NACK / PLI sent', 'worker CPU', 'node CPU (others)', 'µs/packet', 'RSS/consumer (worker · node)', 'generator CPU', 'others\' load (cores) measuring · joining', 'verdict'];
+  const head = ['run', 'rooms', 'participants', 'consumers', 'tracks', 'rx Mb/s (expected)', 'loss %', 'UDP drops SFU · clients', 'jitter ms (p95)', 'freezes', 'NACK / PLI sent', 'worker CPU', 'node CPU (others)', 'µs/packet', 'RSS/consumer (worker · node)', 'generator CPU (µs/packet)', 'others\' load (cores) measuring · joining', 'verdict'];
   const rows = runs.flatMap((run) =>
     run.stages.map((s) => {
       const verdict = s.breaches.length ? `<span class="bad">${esc(s.breaches.join('; '))}</span>` : '<span class="ok">pass</span>';
@@ -112,7 +121,7 @@ function stageTable(runs: readonly TargetRun[]): string {
 <td>${s.receive.lossPct.toFixed(2)}</td><td>${s.sfu.udpDrops} · ${s.generator.udpDrops}</td><td>${s.receive.jitterMs.mean.toFixed(1)} (${s.receive.jitterMs.p95.toFixed(1)})</td><td>${s.receive.freezes}</td>
 <td>${s.receive.nacksSent} / ${s.receive.plisSent}</td><td>${pct(busiest(s))}</td><td>${s.sfu.node ? pct(s.sfu.node.cpu) : '—'}${s.sfu.others ? ` (${pct(s.sfu.others.cpu)})` : ''}</td><td>${s.sfu.workerCpuUsPerPacket.toFixed(1)}</td>
 <td>${kb(s.sfu.workerRssPerConsumer)} · ${s.sfu.nodeRssPerConsumer === undefined ? '—' : kb(s.sfu.nodeRssPerConsumer)}</td>
-<td>${pct(s.generator.cpu)}${s.generatorLimits.length ? ` <span class="warn" title="${esc(s.generatorLimits.join('; '))}">generator-bound</span>` : ''}</td>
+<td>${pct(s.generator.cpu)} (${s.generator.cpuUsPerPacket.toFixed(1)})${s.generatorLimits.length ? ` <span class="warn" title="${esc(s.generatorLimits.join('; '))}">generator-bound</span>` : ''}</td>
 <td>${s.foreignCpu.measuring.toFixed(2)} · ${s.foreignCpu.joining.toFixed(2)}</td><td>${verdict}</td></tr>`;
     }),
   );
@@ -146,11 +155,9 @@ function browserTable(runs: readonly TargetRun[]): string {
 <table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-function loadCharts(result: LoadTestResult, platform?: TargetRun, baseline?: TargetRun): string {
+function loadCharts(result: LoadTestResult): string {
   const series = (pick: (stage: StageResult) => number): Series[] =>
-    [platform, baseline]
-      .filter((run): run is TargetRun => run !== undefined)
-      .map((run) => ({ name: run.label === 'platform' ? 'Concord' : 'bare mediasoup', color: COLORS[run.label], points: run.stages.map((s) => [s.consumers, pick(s)] as const) }));
+    result.runs.map((run) => ({ name: SERIES_NAMES[run.label], color: COLORS[run.label], points: run.stages.map((s) => [s.consumers, pick(s)] as const) }));
   const { thresholds } = result;
   return [
     lineChart({ title: 'Worker CPU', xLabel: 'consumers', yLabel: '% of a core', series: series((s) => busiest(s) * 100), limits: [{ y: thresholds.maxWorkerCpu * 100, label: 'limit' }], yMin: 10 }),
@@ -166,7 +173,7 @@ function timeCharts(runs: readonly TargetRun[]): string {
       const at = (pick: (t: TargetRun['samples'][number]) => number) => run.samples.map((s) => [s.t, pick(s)] as const);
       const cpu: Series[] = [
         { name: 'worker', color: COLORS[run.label], points: at((s) => s.workerCpu * 100) },
-        ...(run.label === 'platform' ? [{ name: 'platform process', color: COLORS.node, points: at((s) => s.nodeCpu * 100) }] : []),
+        ...(run.label !== 'baseline' ? [{ name: 'platform process', color: COLORS.node, points: at((s) => s.nodeCpu * 100) }] : []),
         { name: 'load generator', color: COLORS.generator, points: at((s) => s.generatorCpu * 100) },
       ];
       return (
