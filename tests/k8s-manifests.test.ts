@@ -100,6 +100,14 @@ function problemsOf(objects: K8sObject[]): string[] {
     const container = pod.containers[0]!;
     if (sfu.kind !== 'StatefulSet' && sfu.kind !== 'Deployment') problems.push('sfu: an HPA cannot scale a ' + sfu.kind);
     if (!pod.hostNetwork) problems.push('sfu: not on the host network');
+    // With host networking the declared ports are the node's: one UDP and one TCP port per worker, from SFU_RTC_PORT_BASE.
+    const workers = Number(envValue(container, 'SFU_WORKERS'));
+    const portBase = Number(envValue(container, 'SFU_RTC_PORT_BASE'));
+    const media = Array.from({ length: workers }, (_, i) => portBase + i);
+    for (const protocol of ['UDP', 'TCP']) {
+      const declared = (container.ports ?? []).filter((port) => port.name?.startsWith(`rtc-${protocol.toLowerCase()}-`)).map((port) => port.containerPort);
+      if (JSON.stringify(declared) !== JSON.stringify(media)) problems.push(`sfu: ${protocol} media ports ${declared.join(',')} are not one per worker from ${portBase}`);
+    }
     const stopSeconds = (Number(envValue(container, 'SFU_DRAIN_TIMEOUT_MS') ?? 60_000) + Number(envValue(container, 'SHUTDOWN_TIMEOUT_MS') ?? 10_000)) / 1000;
     if (!((pod.terminationGracePeriodSeconds ?? 30) > stopSeconds)) problems.push(`sfu: grace period not above the drain and stop (${stopSeconds} s)`);
     const hook = container.lifecycle?.preStop?.exec?.command.join(' ') ?? '';
@@ -191,6 +199,7 @@ test('the overlays set their namespace, images and sizes', () => {
   expect(envValue(sfuOf(small), 'SFU_WORKERS')).toBe('1');
   expect(envValue(sfuOf(production), 'SFU_WORKERS')).toBe('4');
   // One media port pair per worker.
+  expect(sfuOf(small).ports!.filter((port) => port.name?.startsWith('rtc-udp-'))).toHaveLength(1);
   expect(sfuOf(production).ports!.filter((port) => port.name?.startsWith('rtc-udp-'))).toHaveLength(4);
   expect(ofKind<{ spec: { tls?: unknown[] } }>(production, 'Ingress').every((ingress) => ingress.spec.tls?.length === 1)).toBe(true);
 });
@@ -205,7 +214,7 @@ test('prometheus-adapter serves the metric the SFU autoscaler asks for', () => {
 
 const kubectlKustomize = (dir: string): string | undefined => {
   try {
-    return execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch {
     return undefined;
   }
@@ -244,6 +253,7 @@ describe('the checks fail on broken manifests', () => {
     const sfu = workload(objects, 'sfu').spec.template.spec;
     sfu.terminationGracePeriodSeconds = 60;
     sfu.hostNetwork = false;
+    sfu.containers[0]!.env!.find((variable) => variable.name === 'SFU_WORKERS')!.value = '3';
     workload(objects, 'web').spec.template.spec.containers[0]!.env = [{ name: 'SFU_SECRET', value: 'literally-the-secret' }];
     const broken = objects.filter(
       (object) =>
@@ -258,6 +268,7 @@ describe('the checks fail on broken manifests', () => {
       expect.arrayContaining([
         'signaling/signaling: readiness is not /readyz on 9102',
         'sfu: not on the host network',
+        'sfu: UDP media ports 40000,40001 are not one per worker from 40000',
         'sfu: grace period not above the drain and stop (75 s)',
         'web/web: SFU_SECRET is not read from a Secret',
         'web: no PodDisruptionBudget',
