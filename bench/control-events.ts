@@ -41,6 +41,7 @@ const USAGE = `npm run bench:events -- [options]
   --chat R          chat messages per second to every user (default 5)
   --baseline REV    also run commit REV (in a git worktree), first, for a before/after
   --write           record the figures in docs/benchmarks.md ("Control-channel events")
+  --measure         one run in this checkout only, its figures printed as JSON (what the others run)
 `;
 
 interface Scenario {
@@ -195,7 +196,7 @@ function parseOptions(args: string[]): { scenario: Scenario; baseline?: string; 
   });
   const count = (name: keyof Scenario, max: number): number => {
     const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer from 1 to ${max}`);
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer in 1..${max}, got "${values[name]}"`);
     return value;
   };
   const scenario = { rooms: count('rooms', 500), peers: count('peers', 50), signaling: count('signaling', 8), seconds: count('seconds', 600), chat: count('chat', 100) };
