@@ -3,7 +3,8 @@
  * the other node. A cluster as deployed (API, 2 SFU nodes, 2 signaling processes, Redis on
  * 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432), `--calls` calls of `--size` people (one speaker each;
  * members spread over both signaling processes); each round kills the node carrying the first call,
- * and every member of a lost call rejoins the moment it is told, as the web client does. Per round:
+ * and every member of a lost call rejoins the moment it is told, then as the web client's reconnect
+ * policy paces it (web/src/call/reconnect-policy.ts). Per round:
  * kill → the node is out of the registry, kill → the last member is told, and kill → every member
  * has rejoined on the survivor and every listener has its consumer of the speaker's new producer
  * (the media path is set up again; a browser's ICE + DTLS on loopback adds ~50–150 ms). The killed
@@ -13,7 +14,8 @@
  */
 import { parseArgs } from 'node:util';
 import { Cluster, type ClusterCall } from '@concord/testkit/src/cluster';
-import { eventually } from '@concord/testkit/src/wait';
+import { eventually, sleep } from '@concord/testkit/src/wait';
+import { DefaultReconnectPolicy } from '../web/src/call/reconnect-policy';
 
 const { values } = parseArgs({
   options: { kills: { type: 'string', default: '12' }, calls: { type: 'string', default: '6' }, size: { type: 'string', default: '3' } },
@@ -32,6 +34,24 @@ interface Round {
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
+/** Rejoins the call as the web client would: at once, then paced by its reconnect policy. */
+async function rejoin(c: ClusterCall): Promise<void> {
+  const policy = new DefaultReconnectPolicy();
+  const lostAt = performance.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await c.connect(30_000);
+    } catch (error) {
+      const delay = policy.nextRetryDelayMs({ attempt: attempt + 1, elapsedMs: performance.now() - lostAt, reason: 'room-closed', error });
+      if (delay === null) throw error;
+      retries += 1;
+      await sleep(delay);
+    }
+  }
+}
+
+let retries = 0;
+
 async function round(cluster: Cluster): Promise<Round> {
   const calls = await Promise.all(Array.from({ length: CALLS }, () => cluster.call(SIZE)));
   try {
@@ -48,7 +68,7 @@ async function round(cluster: Cluster): Promise<Round> {
       ...lost.map(async (c: ClusterCall, i) => {
         await eventually(() => c.closedCount().every((n, m) => n > before[i]![m]!), 30_000, 'every member told');
         toldMs = Math.max(toldMs, performance.now() - killedAt);
-        await c.connect(30_000);
+        await rejoin(c);
         if (c.node === victim.id) throw new Error(`call ${c.roomId} came back on the killed node`);
       }),
     ]);
@@ -61,7 +81,7 @@ async function round(cluster: Cluster): Promise<Round> {
 }
 
 async function main(): Promise<void> {
-  const cluster = await Cluster.start({ sfuNodes: 2, signaling: 2, sfuEnv: { LOG_LEVEL: 'warn' }, signalingEnv: { LOG_LEVEL: 'warn' } });
+  const cluster = await Cluster.start({ sfuNodes: 2, signaling: 2, sfuEnv: { LOG_LEVEL: 'warn' } });
   const rounds: Round[] = [];
   try {
     for (let i = 0; i < KILLS; i++) {
@@ -80,7 +100,7 @@ async function main(): Promise<void> {
     const sorted = rounds.map(pick).sort((a, b) => a - b);
     return `p50 ${percentile(sorted, 50).toFixed(0)} ms, p95 ${percentile(sorted, 95).toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`;
   };
-  console.log(`\n${rounds.length} kills, ${CALLS} calls of ${SIZE} per round`);
+  console.log(`\n${rounds.length} kills, ${CALLS} calls of ${SIZE} per round; ${retries} calls needed a second try`);
   console.log(`kill → out of the registry:          ${stat((r) => r.evictedMs)}`);
   console.log(`kill → every member told:            ${stat((r) => r.toldMs)}`);
   console.log(`kill → every member's media set up:  ${stat((r) => r.mediaMs)}`);

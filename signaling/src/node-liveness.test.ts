@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer, type Server } from 'node:net';
 import pino from 'pino';
 import type { SfuNodeInfo } from '@concord/protocol';
 import { InProcessRegistry } from '@concord/registry';
@@ -12,7 +13,7 @@ const nodeAt = (port: number, startedAt = 1): SfuNodeInfo => ({ id: 'sfu-1', con
 let listener: Server;
 let listening = 0;
 beforeAll(async () => {
-  listener = createServer((socket) => socket.destroy());
+  listener = createServer((_req, res) => res.end('0{}')) as unknown as Server;
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   listening = (listener.address() as { port: number }).port;
 });
@@ -23,6 +24,11 @@ test('a probe tells a listening port from a refused one, at once', async () => {
   const started = Date.now();
   expect(await probeControlPort(`http://127.0.0.1:${await freePort()}`, 1_000)).toBe('refused');
   expect(Date.now() - started).toBeLessThan(500);
+  // A dying process may still accept: a connection closed without an answer is no sign of life.
+  const dying = createTcpServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+  expect(await probeControlPort(`http://127.0.0.1:${(dying.address() as { port: number }).port}`, 1_000)).toBe('refused');
+  await new Promise((resolve) => dying.close(resolve));
 });
 
 describe('NodeLiveness', () => {
@@ -41,7 +47,7 @@ describe('NodeLiveness', () => {
     expect(await checker.check(node)).toBe(true);
     expect(await registry.liveNodes()).toEqual([]);
     expect(await registry.roomNode('room-1')).toBeNull();
-    expect(checker.probing(node.id)).toBeUndefined();
+    expect(checker.probing(node)).toBeUndefined();
   });
 
   test.each(['listening', 'silent'] as const)('a node that is %s stays: one process losing its connection evicts no one', async (result) => {
@@ -63,7 +69,9 @@ describe('NodeLiveness', () => {
     const registry = await registryWith(nodeAt(listening));
     const checker = new NodeLiveness(registry, { probeTimeoutMs: 200, probe: async () => (probes++, 'refused') }, log);
     const checks = [checker.check(nodeAt(listening)), checker.check(nodeAt(listening))];
-    expect(checker.probing('sfu-1')).toBe(checks[0]);
+    expect(checker.probing(nodeAt(listening))).toBe(checks[0]);
+    // The same id started again is another node as far as probes go.
+    expect(checker.probing(nodeAt(listening, 2))).toBeUndefined();
     await Promise.all(checks);
     expect(probes).toBe(1);
   });

@@ -1,29 +1,34 @@
-import { connect } from 'node:net';
+import { request } from 'node:http';
 import type { SfuNodeInfo } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
 import type { Logger } from 'pino';
 
-/** What a probe of a node's control port says: something listens, nothing does, or no answer in time. */
+/** What a probe of a node's control port says: the node answers, it is gone, or no answer in time. */
 export type ProbeResult = 'listening' | 'refused' | 'silent';
 
 /**
- * One TCP connection attempt to the node's control port. 'refused' is the node's host itself
- * answering that nothing listens there (ECONNREFUSED: a reset to our SYN), never a lost packet.
+ * One fresh request to the node's control server (the engine.io handshake, which any live control
+ * server answers). 'refused': the node's host refused the connection (ECONNREFUSED), or accepted it
+ * and closed it without an answer — a process dying under SIGKILL can still accept for an instant,
+ * so an accepted connection alone proves nothing. 'silent': no answer within `timeoutMs`.
  */
 export function probeControlPort(controlUrl: string, timeoutMs: number): Promise<ProbeResult> {
-  const url = new URL(controlUrl);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port, timeout: timeoutMs });
+    const req = request(new URL('/socket.io/?EIO=4&transport=polling', controlUrl), { timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      done('listening');
+    });
     const done = (result: ProbeResult) => {
-      socket.destroy();
+      req.destroy();
       resolve(result);
     };
-    socket.once('connect', () => done('listening'));
-    socket.once('timeout', () => done('silent'));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' ? 'refused' : 'silent'));
+    req.once('timeout', () => done('silent'));
+    req.once('error', (error: NodeJS.ErrnoException) => done(['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(error.code ?? '') ? 'refused' : 'silent'));
+    req.end();
   });
 }
+
+const incarnation = (node: SfuNodeInfo): string => `${node.id}@${node.startedAt}`;
 
 export interface NodeLivenessOptions {
   /** How long a probe waits for the node's host to answer. */
@@ -40,8 +45,8 @@ export interface NodeLivenessOptions {
  * Why a probe, and why only a refusal evicts: the registry is shared, so one process's view must
  * not be able to evict a healthy node for every process. A dropped connection alone proves nothing
  * (this process's network may have blipped, a proxy may have cut it). A fresh connection attempt
- * settles it: 'listening' means the node is up, whatever happened to our old connection; 'refused'
- * means the node's own host answered that no process listens on the control port — a killed or
+ * settles it: an answer means the node is up, whatever happened to our old connection; 'refused'
+ * means the node's own host answered that no process serves the control port — a killed or
  * crashed node, which is what a connection drop at once (rather than after a ping timeout) is in
  * practice; a network blip of ours makes the probe time out ('silent'), it cannot forge a refusal.
  * 'silent' (host down or unreachable, partitioned from us) evicts nothing: the heartbeat TTL still
@@ -50,7 +55,10 @@ export interface NodeLivenessOptions {
  * with its rooms, and the registry's split-room rule reconciles any room placed elsewhere meanwhile.
  */
 export class NodeLiveness {
-  /** Probes under way, by node id: every caller about one node shares one probe. */
+  /**
+   * Probes under way, by node incarnation (id and start time): every caller about one shares one
+   * probe, and a verdict on a node that died never applies to the same id started again.
+   */
   private readonly checks = new Map<string, Promise<boolean>>();
   private readonly probe: typeof probeControlPort;
 
@@ -67,17 +75,18 @@ export class NodeLiveness {
    * Nothing is remembered afterwards: an evicted node that heartbeats again was alive after all.
    */
   check(node: SfuNodeInfo): Promise<boolean> {
-    let check = this.checks.get(node.id);
+    const key = incarnation(node);
+    let check = this.checks.get(key);
     if (!check) {
-      check = this.run(node).finally(() => this.checks.delete(node.id));
-      this.checks.set(node.id, check);
+      check = this.run(node).finally(() => this.checks.delete(key));
+      this.checks.set(key, check);
     }
     return check;
   }
 
-  /** The probe of the node under way, if any. */
-  probing(nodeId: string): Promise<boolean> | undefined {
-    return this.checks.get(nodeId);
+  /** The probe of this incarnation of the node under way, if any. */
+  probing(node: SfuNodeInfo): Promise<boolean> | undefined {
+    return this.checks.get(incarnation(node));
   }
 
   private async run(node: SfuNodeInfo): Promise<boolean> {

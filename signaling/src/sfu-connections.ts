@@ -70,7 +70,7 @@ export class SfuConnections {
    */
   async place(roomId: string, exclude: readonly string[] = []): Promise<SfuNodeInfo> {
     const node = await this.options.registry.placePeer(roomId, exclude);
-    const probing = this.liveness.probing(node.id);
+    const probing = this.liveness.probing(node);
     if (!probing || !(await probing)) return node;
     return this.options.registry.placePeer(roomId, exclude);
   }
