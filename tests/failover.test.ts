@@ -99,6 +99,21 @@ test(
 );
 
 test(
+  "a node's mediasoup worker killed: its calls are told, rejoin and carry media again, and the node stays",
+  reporting(async () => {
+    const c = await call(2);
+    const node = sfu(c.node);
+    const running = await node.process.logged('a running worker', (entry) => entry.message === 'mediasoup worker running');
+    const before = c.closedCount();
+    process.kill(running.pid as number, 'SIGKILL');
+    await rejoinAfterClose(c, before, 'worker died');
+    expect(node.process.running).toBe(true);
+    expect(await cluster.liveNodeIds()).toContain(node.id);
+  }),
+  60_000,
+);
+
+test(
   'POST /drain needs the cluster secret',
   reporting(async () => {
     const opsUrl = await cluster.sfus[0]!.opsUrl();

@@ -88,7 +88,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** A router for a room on the given worker, by default the least-loaded running one (a new room). */
   async createRouter(roomId: string, mediaCodecs: types.RouterRtpCodecCapability[], workerIndex?: number): Promise<RouterPlacement> {
     const slot = workerIndex === undefined ? this.#leastLoaded() : this.#slots[workerIndex];
-    if (!slot?.running) throw new ProtocolError('UNAVAILABLE', 'no mediasoup worker is running');
+    // Every worker died and none is back yet: a capacity refusal, so signaling places the peer on
+    // another node instead of failing the rejoin that the worker's death has just set off.
+    if (!slot?.running) throw new ProtocolError('CAPACITY', 'no mediasoup worker is running');
     const { worker, webRtcServer, load, routers } = slot.running;
     const router = await worker.createRouter<RouterAppData>({ mediaCodecs, appData: { roomId } });
     load.watch(router);
