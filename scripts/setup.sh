@@ -14,7 +14,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 if [ "${1:-}" = "--test" ]; then
 	say "Debian packages the tests use"
-	bash scripts/debian-packages.sh setup chromium ffmpeg prometheus haproxy
+	bash scripts/debian-packages.sh setup chromium ffmpeg prometheus haproxy iproute2
 fi
 
 say "1/3 installing node modules"
