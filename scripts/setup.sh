@@ -4,7 +4,8 @@
 #   npm run setup            # what `npm start` runs by itself when something is missing
 #   npm run setup -- --test  # also the Debian packages the tests use (needs root): chromium, which
 #                            # the browser tests drive, ffmpeg, which encodes the load tester's clips, and
-#                            # prometheus (with promtool), which the monitoring test runs
+#                            # prometheus (with promtool), which the monitoring test runs, haproxy, and
+#                            # coturn, the TURN server the relay-only call test goes through
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n[setup] %s\n' "$*"; }
@@ -14,7 +15,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 if [ "${1:-}" = "--test" ]; then
 	say "Debian packages the tests use"
-	bash scripts/debian-packages.sh setup chromium ffmpeg prometheus haproxy iproute2
+	bash scripts/debian-packages.sh setup chromium ffmpeg prometheus haproxy coturn iproute2
 fi
 
 say "1/3 installing node modules"

@@ -18,6 +18,24 @@ test('durations and bad values', () => {
   expect(() => loadConfig({ API_PORT: '70000' })).toThrow(/API_PORT/);
 });
 
+test('TURN: URLs and secret together, checked, the secret never echoed', () => {
+  const urls = 'turn:turn.example.com:3478?transport=udp, turns:turn.example.com:443?transport=tcp';
+  const secret = 'a-long-shared-turn-secret';
+  expect(loadConfig({}).turn).toBeUndefined();
+  expect(loadConfig({ TURN_URLS: urls, TURN_SECRET: secret, TURN_TTL: '1h' }).turn).toEqual({
+    urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:443?transport=tcp'],
+    secret,
+    ttlSeconds: 3600,
+  });
+  expect(loadConfig({ TURN_URLS: urls, TURN_SECRET: secret }).turn?.ttlSeconds).toBe(12 * 3600);
+  expect(() => loadConfig({ TURN_URLS: urls })).toThrow(/TURN_URLS and TURN_SECRET go together/);
+  expect(() => loadConfig({ TURN_SECRET: secret })).toThrow(/TURN_URLS and TURN_SECRET go together/);
+  expect(() => loadConfig({ TURN_URLS: 'https://turn.example.com', TURN_SECRET: secret })).toThrow(/TURN_URLS .*not a TURN URL/);
+  const short = 'tooshort';
+  expect(() => loadConfig({ TURN_URLS: urls, TURN_SECRET: short })).toThrow(/TURN_SECRET must be at least 16 characters/);
+  expect(() => loadConfig({ TURN_URLS: urls, TURN_SECRET: short })).not.toThrow(new RegExp(short));
+});
+
 test('keys from the environment: used as given, never written, and checked for a matching public half', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concord-keys-'));
   try {

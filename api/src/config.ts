@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError, parseEnv, parsers, redisKeyPrefixVariable, shellConfigOf, shellVariables, variable, type ShellConfig } from '@concord/service-shell';
 import { DEFAULT_SERVER_CAPS, type ServerCaps } from './guild/server-caps';
 import { DEFAULT_RATE_LIMITS, type RateLimitRules, type RateRule } from './rate-limits';
+import type { TurnConfig } from './turn';
 
 /** Everything the API reads from the environment, parsed and validated once at start (the variables: ApiVariables). */
 export interface ApiConfig {
@@ -17,6 +18,8 @@ export interface ApiConfig {
   publicKeyPem?: string;
   sessionTtlSeconds: number;
   grantTtlSeconds: number;
+  /** Set: voice grants carry TURN servers with time-limited credentials (api/src/turn.ts). */
+  turn?: TurnConfig;
   /** Sign-in/sign-up attempts per minute, per IP and per user name. */
   authAttemptsPerMinute: number;
   /** Express's `trust proxy` setting; unset trusts none. */
@@ -115,6 +118,14 @@ function firebaseProjectId(text: string): string {
   return text;
 }
 
+/** Comma-separated turn:/turns: URLs, as browsers take them in RTCIceServer.urls. */
+function turnUrls(text: string): string[] {
+  const urls = parsers.list(text);
+  for (const url of urls) if (!/^turns?:[^\s/?]+(\?transport=(udp|tcp))?$/.test(url)) throw new Error(`${url} is not a TURN URL like turn:turn.example.com:3478?transport=udp or turns:turn.example.com:443?transport=tcp`);
+  if (urls.length === 0 || urls.length > 8) throw new Error('must list 1 to 8 TURN URLs');
+  return urls;
+}
+
 /** A PEM passed through an env file often arrives with literal `\n`s. */
 const pem = (text: string): string => text.replace(/\\n/g, '\n');
 
@@ -134,6 +145,15 @@ export const ApiVariables = z.object({
   API_PUBLIC_KEY_PEM: variable(pem, { secret: true, shown: 'derived from the private key', description: 'its SPKI public half, checked against it' }),
   SESSION_TTL: variable(durationSeconds, { default: 7 * 86_400, shown: '`7d`', description: 'session lifetime (seconds, or a number with s, m, h or d)' }),
   GRANT_TTL: variable(durationSeconds, { default: 60, shown: '`60s`', description: 'voice grant lifetime' }),
+  TURN_URLS: variable(turnUrls, {
+    shown: 'unset: no TURN (clients behind UDP-blocking firewalls cannot call)',
+    description: 'comma-separated TURN URLs handed to clients with each voice grant, e.g. `turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:443?transport=tcp` (docs/deploy.md, TURN)',
+  }),
+  TURN_SECRET: variable(parsers.secret(16), {
+    secret: true,
+    description: "coturn's `static-auth-secret` (with `use-auth-secret`): signs the time-limited TURN credentials; needed with `TURN_URLS`, never sent to clients",
+  }),
+  TURN_TTL: variable(durationSeconds, { default: 12 * 3600, shown: '`12h`', description: 'how long a TURN credential may open allocations (an allocation made before it expires lives on while refreshed)' }),
   AUTH_RATE_LIMIT: variable(parsers.integer(1, 1_000_000), { default: 10, description: 'sign-in/sign-up attempts per minute per IP and per user name' }),
   MESSAGE_RATE_LIMIT: rateLimit('messageUser', 'messages per user (`count/window`, window in s, m or h)'),
   MESSAGE_IP_RATE_LIMIT: rateLimit('messageIp', 'messages per IP'),
@@ -182,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
         'sign in as anyone. Unset it, or for tests and development only also set ALLOW_FIREBASE_AUTH_EMULATOR=1',
     );
   }
+  if ((vars.TURN_URLS === undefined) !== (vars.TURN_SECRET === undefined)) throw new ConfigError('TURN_URLS and TURN_SECRET go together: set both (or neither)');
   const limits: [keyof RateLimitRules, RateRule | undefined][] = [
     ['messageUser', vars.MESSAGE_RATE_LIMIT],
     ['messageIp', vars.MESSAGE_IP_RATE_LIMIT],
@@ -205,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     ...(vars.API_PUBLIC_KEY_PEM && { publicKeyPem: vars.API_PUBLIC_KEY_PEM }),
     sessionTtlSeconds: vars.SESSION_TTL,
     grantTtlSeconds: vars.GRANT_TTL,
+    ...(vars.TURN_URLS && vars.TURN_SECRET && { turn: { urls: vars.TURN_URLS, secret: vars.TURN_SECRET, ttlSeconds: vars.TURN_TTL } }),
     authAttemptsPerMinute: vars.AUTH_RATE_LIMIT,
     ...(vars.API_TRUST_PROXY !== undefined && { trustProxy: vars.API_TRUST_PROXY }),
     ...(vars.FIREBASE_PROJECT_ID && { firebaseProjectId: vars.FIREBASE_PROJECT_ID }),

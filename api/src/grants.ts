@@ -1,6 +1,7 @@
 import { GRANT_AUDIENCE, type RoomId, type VoiceGrantClaims, type VoiceGrantResponse, type VoicePermissions } from '@concord/protocol';
 import type { AuthenticatedUser } from './identity';
 import { signToken, type SigningKeys } from './keys';
+import { turnIceServers, type TurnConfig } from './turn';
 
 /** What a user may do in a room. */
 export type VoicePolicy = (user: AuthenticatedUser, roomId: RoomId) => Promise<VoicePermissions>;
@@ -15,6 +16,8 @@ export class VoiceGrantIssuer {
     /** How long a grant admits; a removal is remembered as long (VoicePermissionSync). */
     readonly grantTtlSeconds: number,
     private readonly policy: VoicePolicy = openVoicePolicy,
+    /** Set: each grant carries TURN credentials for its user (the API holds the shared secret, as it holds the signing key). */
+    private readonly turn?: TurnConfig,
   ) {}
 
   /** The grant admits a socket of the user's session `user.sessionId` only, while that session lives. */
@@ -24,6 +27,6 @@ export class VoiceGrantIssuer {
     const permissions = await this.policy(user, roomId);
     const claims: VoiceGrantClaims = { sub: user.userId, name: user.displayName, room: roomId, perms: permissions, sid: user.sessionId, checkedAt };
     const { token, expiresAt } = await signToken(this.keys, GRANT_AUDIENCE, claims, this.grantTtlSeconds);
-    return { grant: token, expiresAt, permissions };
+    return { grant: token, expiresAt, permissions, ...(this.turn && { iceServers: turnIceServers(this.turn, user.userId) }) };
   }
 }

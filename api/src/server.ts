@@ -114,7 +114,7 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       sessionService,
       twoFactor,
       identity: identity.identity,
-      grants: new VoiceGrantIssuer(keys, config.grantTtlSeconds, channelVoicePolicy(access)),
+      grants: new VoiceGrantIssuer(keys, config.grantTtlSeconds, channelVoicePolicy(access), config.turn),
       jwks: keys.jwks,
       authLimiter: rateLimits.auth,
       logger,

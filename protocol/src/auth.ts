@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DisplayName } from './servers';
-import { RoomId, VoicePermissions } from './voice';
+import { IceServer, RoomId, VoicePermissions } from './voice';
 
 /** Local sign-in (the embedded default; Firebase ID tokens slot in beside it). */
 export const UserName = z
@@ -28,7 +28,13 @@ export type SessionResponse = z.infer<typeof SessionResponse>;
 export const VoiceGrantRequest = z.object({ roomId: RoomId }).strict();
 export type VoiceGrantRequest = z.infer<typeof VoiceGrantRequest>;
 
-export const VoiceGrantResponse = z.object({ grant: z.string(), expiresAt: z.number(), permissions: VoicePermissions });
+export const VoiceGrantResponse = z.object({
+  grant: z.string(),
+  expiresAt: z.number(),
+  permissions: VoicePermissions,
+  /** TURN servers with credentials for this user (absent when the deployment has none): ICE relays through them. */
+  iceServers: z.array(IceServer).max(8).optional(),
+});
 export type VoiceGrantResponse = z.infer<typeof VoiceGrantResponse>;
 
 /** Claims of the JWTs the API signs (ES256); signaling verifies them with the API's public key. */

@@ -48,6 +48,19 @@ export const mayProduce = (permissions: VoicePermissions, source: ProducerSource
  */
 export const SOURCE_COMPANION: Partial<Record<ProducerSource, ProducerSource>> = { 'screen-audio': 'screen' };
 
+/**
+ * A STUN or TURN server for the client's transports (RTCIceServer). TURN entries carry
+ * time-limited credentials (the TURN REST scheme, api/src/turn.ts), never the shared secret.
+ */
+export const IceServer = z
+  .object({
+    urls: z.array(z.string().regex(/^(stun|turns?):[^\s]+$/, 'ICE server URLs are stun:, turn: or turns: URLs').max(512)).min(1).max(8),
+    username: z.string().max(256).optional(),
+    credential: z.string().max(256).optional(),
+  })
+  .strict();
+export type IceServer = z.infer<typeof IceServer>;
+
 export const RoomId = z
   .string()
   .min(1)

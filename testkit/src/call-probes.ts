@@ -27,7 +27,7 @@ declare const window: { __concord?: { stats(): Promise<RecvStats | null> } };
 export interface RecvStats {
   audio: { packetsReceived: number; totalSamplesReceived: number };
   video: { packetsReceived: number; framesDecoded: number };
-  selectedCandidatePair: { remoteAddress: string; remotePort: number; protocol: string } | null;
+  selectedCandidatePair: { remoteAddress: string; remotePort: number; protocol: string; localCandidateType: string } | null;
 }
 
 /** What a participant-tile shows. */

@@ -4,8 +4,11 @@ import type { CallRoom } from './room';
 export interface RecvStatsSummary {
   audio: { packetsReceived: number; totalSamplesReceived: number };
   video: { packetsReceived: number; framesDecoded: number };
-  /** The ICE pair media flows over; its remote end is the SFU, never another browser. */
-  selectedCandidatePair: { remoteAddress: string; remotePort: number; protocol: string } | null;
+  /**
+   * The ICE pair media flows over; its remote end is the SFU, never another browser. The local
+   * end's type is `relay` when the media goes through a TURN server (`host`, `srflx` otherwise).
+   */
+  selectedCandidatePair: { remoteAddress: string; remotePort: number; protocol: string; localCandidateType: string } | null;
 }
 
 /**
@@ -63,6 +66,7 @@ export function summarizeRecvStats(stats: readonly Stat[]): RecvStatsSummary {
       remoteAddress: String(remote.address ?? remote.ip ?? ''),
       remotePort: num(remote.port),
       protocol: String(remote.protocol ?? ''),
+      localCandidateType: String(byId.get(pair.localCandidateId)?.candidateType ?? ''),
     };
   }
   return summary;

@@ -1,5 +1,5 @@
 import { DISPLACED_REASON, mayProduce, NODE_DRAINING_REASON, ProducerSource, ProtocolError } from '@concord/protocol';
-import type { PeerInfo, VoicePermissions, VoiceRemovedReason } from '@concord/protocol';
+import type { IceServer, PeerInfo, VoicePermissions, VoiceRemovedReason } from '@concord/protocol';
 import { TypedEmitter } from './emitter';
 import { RemoteParticipant } from './participant';
 import type { ParticipantView, TrackView } from './participant';
@@ -20,7 +20,9 @@ export interface CallRoomOptions {
   /** Our own name, for the local participant (the server tells it to the others). */
   displayName: string;
   /** Fetches a fresh voice grant for the room from the API; called before every (re)join. */
-  fetchGrant(roomId: string): Promise<{ grant: string }>;
+  fetchGrant(roomId: string): Promise<{ grant: string; iceServers?: IceServer[] }>;
+  /** `relay`: media only through the grant's TURN servers (hides the user's address; tests TURN). Default `all`. */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   policy?: ReconnectPolicy;
   /** The capture devices to use (default: the browser's). */
   devices?: { mic?: string; camera?: string };
@@ -249,7 +251,7 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     await this.signaling.connect();
     // On a socket that survived (closed room, dead media), the server may still count us in.
     if (!first && reused) await this.signaling.request('voice:leave', {}).catch(() => undefined);
-    const { grant } = await this.options.fetchGrant(this.roomId);
+    const { grant, iceServers } = await this.options.fetchGrant(this.roomId);
     if (this.left) throw interrupted();
     const device = this.options.createDevice?.() ?? new Device();
     const session: CallSession = new CallSession(this.signaling, device, this.observe(() => session));
@@ -262,7 +264,7 @@ export class CallRoom extends TypedEmitter<CallRoomEvents> {
     for (const peerId of [...this.remotes.keys()]) if (!present.has(peerId)) this.remotes.delete(peerId);
     for (const peer of joined.peers) this.addPeer(peer);
     const capture = first ? this.captureInitialMedia() : Promise.resolve();
-    await session.setup(joined.routerRtpCapabilities);
+    await session.setup(joined.routerRtpCapabilities, { iceServers: iceServers ?? [], iceTransportPolicy: this.options.iceTransportPolicy ?? 'all' });
     await capture;
     await this.syncMedia();
     // A drop while we were finishing closes the session without starting a new attempt.

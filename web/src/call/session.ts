@@ -9,6 +9,8 @@ type Producer = types.Producer;
 type Consumer = types.Consumer<ConsumerAppData>;
 type ProducerAppData = { source: ProducerSource; paused: boolean };
 type ConsumerAppData = { peerId: string; source: ProducerSource };
+/** How the transports reach the SFU: the grant's TURN servers and whether to use only them. */
+export type IceNetwork = { iceServers: RTCIceServer[]; iceTransportPolicy: RTCIceTransportPolicy };
 
 /** What a session reports to its room. */
 export interface SessionObserver {
@@ -64,10 +66,10 @@ export class CallSession {
   }
 
   /** Loads the device, opens both transports and asks the server to start sending us media. */
-  async setup(routerRtpCapabilities: JoinResponse['routerRtpCapabilities']): Promise<void> {
+  async setup(routerRtpCapabilities: JoinResponse['routerRtpCapabilities'], network: IceNetwork): Promise<void> {
     await this.guard(this.device.load({ routerRtpCapabilities: routerRtpCapabilities as types.RtpCapabilities }));
-    this.send = await this.createTransport('send');
-    this.recv = await this.createTransport('recv');
+    this.send = await this.createTransport('send', network);
+    this.recv = await this.createTransport('recv', network);
     await this.guard(this.signaling.request('voice:setRtpCapabilities', { rtpCapabilities: this.device.rtpCapabilities as RtpCapabilities }));
   }
 
@@ -143,9 +145,10 @@ export class CallSession {
     this.producers.clear();
   }
 
-  private async createTransport(direction: TransportDirection): Promise<Transport> {
+  private async createTransport(direction: TransportDirection, network: IceNetwork): Promise<Transport> {
     const options = await this.guard(this.signaling.request('voice:createTransport', { direction }));
     const params = {
+      ...network,
       id: options.transportId,
       iceParameters: options.iceParameters,
       iceCandidates: options.iceCandidates as types.IceCandidate[],

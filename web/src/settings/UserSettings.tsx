@@ -213,6 +213,10 @@ function VoiceVideo() {
         <input type="checkbox" checked={preferences.camera_on_join} onChange={(e) => voice.setPreferences({ camera_on_join: e.target.checked })} />
         Turn my camera on when I join a voice channel
       </label>
+      <label className="check">
+        <input type="checkbox" data-testid="relay-only" checked={preferences.relayOnly} onChange={(e) => voice.setPreferences({ relayOnly: e.target.checked })} />
+        Send media only through the relay server (hides my IP address; calls fail if the server has no TURN relay)
+      </label>
       <h4>Input mode</h4>
       <div className="row wrap" role="radiogroup" aria-label="Input mode">
         <label className="check">

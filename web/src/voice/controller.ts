@@ -15,13 +15,15 @@ export interface VoicePreferences {
   pushToTalk: boolean;
   /** KeyboardEvent.code of the push-to-talk key. */
   pushToTalkKey: string;
+  /** Media only through TURN: the SFU and other networks never see the user's address (needs TURN on the server). */
+  relayOnly: boolean;
 }
 
 const KEY = 'concord.voice';
 
 /** The call stack (mediasoup-client and the call room) loads on the first join, not with the chat. */
 const loadCallStack = () => import('../call/room');
-const DEFAULTS: VoicePreferences = { camera_on_join: true, pushToTalk: false, pushToTalkKey: 'KeyV' };
+const DEFAULTS: VoicePreferences = { camera_on_join: true, pushToTalk: false, pushToTalkKey: 'KeyV', relayOnly: false };
 
 function loadPreferences(): VoicePreferences {
   try {
@@ -92,6 +94,7 @@ export class VoiceController extends TypedEmitter<{ changed: [] }> {
       fetchGrant: (id) => this.api.voiceGrant(id),
       devices: { ...(preferences.mic && { mic: preferences.mic }), ...(preferences.camera && { camera: preferences.camera }) },
       initialMedia: { startMuted: preferences.pushToTalk, startCamera: preferences.camera_on_join },
+      iceTransportPolicy: preferences.relayOnly ? 'relay' : 'all',
     };
   }
 
