@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { RedisRevokedSessions } from '@concord/registry';
+import { RedisPresenceStore, RedisRevokedSessions } from '@concord/registry';
 import { GuildAccess, GuildData, guildKeys } from './access';
 import { createApiApp, type ApiDeps } from './app';
 import { CachedLoader, MemoryCache, RedisCache, type Cache } from './cache';
@@ -29,7 +29,7 @@ export interface ApiDepsOptions {
    * no signaling attached (events go nowhere).
    */
   realtime?: RealtimePublisher;
-  /** Presence for member lists (the launcher's presence store). */
+  /** Presence for member lists (the launcher's presence store). Default: Redis's with REDIS_URL, else none. */
   presence?: PresenceReader;
   /** Rate limit rules (tests); the auth rule defaults to AUTH_RATE_LIMIT per minute. */
   rateLimitRules?: Partial<RateLimitRules>;
@@ -78,6 +78,13 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       closers.push(() => own.close());
       realtime = own;
     }
+    // In a cluster member lists read presence from the store every signaling process keeps it in.
+    let presence = options.presence;
+    if (!presence && config.redisUrl) {
+      const own = new RedisPresenceStore(config.redisUrl, { keyPrefix });
+      closers.push(() => own.close());
+      presence = own;
+    }
     // In a cluster signaling reads revocations from Redis; in one process it asks sessionService.
     const recorder = config.redisUrl ? new RedisRevokedSessions(config.redisUrl, { keyPrefix }) : undefined;
     if (recorder) closers.push(() => recorder.close());
@@ -125,7 +132,7 @@ export async function buildApiDeps(config: ApiConfig, logger: Logger, options: A
       metrics,
       rateLimits,
       serverCaps: config.serverCaps,
-      ...(options.presence && { presence: options.presence }),
+      ...(presence && { presence }),
       ...(config.shell.metricsToken && { metricsToken: config.shell.metricsToken }),
       clientConfig: {
         firebase:

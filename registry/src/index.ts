@@ -6,3 +6,4 @@ export { aggregateStatus, isTransition, type PresenceChange, type PresenceStore 
 export { InProcessPresenceStore } from './presence-in-process';
 export { RedisPresenceStore, type RedisPresenceStoreOptions } from './presence-redis';
 export { RedisRevokedSessions, type RedisRevokedSessionsOptions, type SessionRevocationRecord } from './revoked-sessions-redis';
+export { RedisServerMemberships, type RedisServerMembershipsOptions } from './server-memberships-redis';

@@ -11,6 +11,8 @@ export interface SignalingConfig {
   host: string;
   /** Where the API publishes its public keys; not needed when `jwks` is given in-process. */
   apiJwksUrl?: string;
+  /** The API's base URL, asked for a connecting user's servers in a cluster; default: API_JWKS_URL's origin. */
+  apiUrl?: string;
   /** Shared with SFU nodes; authenticates the control connection. */
   sfuSecret: string;
   redisUrl?: string;
@@ -40,6 +42,10 @@ export const SignalingVariables = z.object({
   SIGNALING_PORT: variable(parsers.port, { default: 3002, description: 'port signaling (socket.io) listens on' }),
   SIGNALING_HOST: variable(parsers.text, { default: '0.0.0.0', description: 'address signaling listens on' }),
   API_JWKS_URL: variable(parsers.url('http', 'https'), { shown: '— (required)', description: "where the API's public keys are, e.g. `http://api:3001/api/.well-known/jwks.json`" }),
+  API_URL: variable(parsers.url('http', 'https'), {
+    shown: "API_JWKS_URL's origin",
+    description: "the API's base URL, e.g. `http://api:3001`: asked (as the user) for the servers of a connecting user, whose presence goes to them",
+  }),
   SFU_SECRET: variable(parsers.text, { secret: true, shown: '— (required)', description: 'shared by signaling and the SFU nodes (≥ 16 characters): authenticates control connections' }),
   REDIS_URL: variable(parsers.url('redis', 'rediss'), { shown: '— (required)', description: 'the room registry, presence and real-time fan-out shared with the other services' }),
   REDIS_KEY_PREFIX: redisKeyPrefixVariable(),
@@ -53,11 +59,14 @@ export const SignalingVariables = z.object({
 
 export function loadSignalingConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<SignalingConfig> = {}): SignalingConfig {
   const vars = parseEnv(SignalingVariables, env);
+  // The API publishes its keys itself, so their origin is the API's unless told otherwise.
+  const apiUrl = vars.API_URL ?? (vars.API_JWKS_URL && new URL(vars.API_JWKS_URL).origin);
   const config: SignalingConfig = {
     id: vars.SIGNALING_ID ?? `signaling-${hostname()}-${randomUUID().slice(0, 8)}`,
     port: vars.SIGNALING_PORT,
     host: vars.SIGNALING_HOST,
     ...(vars.API_JWKS_URL && { apiJwksUrl: vars.API_JWKS_URL }),
+    ...(apiUrl && { apiUrl }),
     sfuSecret: vars.SFU_SECRET ?? '',
     ...(vars.REDIS_URL && { redisUrl: vars.REDIS_URL }),
     redisKeyPrefix: vars.REDIS_KEY_PREFIX,

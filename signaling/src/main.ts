@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions } from '@concord/registry';
+import { RedisPresenceStore, RedisRegistry, RedisRevokedSessions, RedisServerMemberships } from '@concord/registry';
 import { ConfigError, redisReachable, runService, ServiceShell } from '@concord/service-shell';
+import { ApiServerMemberships } from './api-memberships';
 import { loadSignalingConfig } from './config';
 import { RedisUserConnections } from './connection-cap';
 import { Signaling } from './server';
@@ -11,11 +12,13 @@ import { TokenVerifier } from './token-verifier';
 runService('signaling', async () => {
   const config = loadSignalingConfig();
   if (!config.redisUrl) throw new ConfigError('REDIS_URL is required for a standalone signaling process (npm start runs the embedded platform)');
-  if (!config.apiJwksUrl) throw new ConfigError('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
+  if (!config.apiJwksUrl || !config.apiUrl) throw new ConfigError('API_JWKS_URL is required, e.g. http://api:3001/api/.well-known/jwks.json');
   const shell = new ServiceShell({ service: 'signaling', nodeId: config.id, config: config.shell });
   const log = shell.log;
   const registry = new RedisRegistry(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const presence = new RedisPresenceStore(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
+  // Kept current by the API as memberships change; read to announce for a crashed instance.
+  const rememberedServers = new RedisServerMemberships(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   // Written by the API when it revokes a session.
   const revokedSessions = new RedisRevokedSessions(config.redisUrl, { keyPrefix: config.redisKeyPrefix });
   const httpServer = createServer((_req, res) => {
@@ -29,14 +32,17 @@ runService('signaling', async () => {
     log,
     // Sockets per user are capped across every signaling process sharing this Redis.
     userConnections: new RedisUserConnections(config.redisUrl, { keyPrefix: config.redisKeyPrefix, instanceId: config.id, log }),
-    // Server memberships come from the API once its routes exist (ServerMembershipSource); until then, none.
-    realtime: { presence, redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix } },
+    realtime: {
+      presence,
+      membership: new ApiServerMemberships({ apiUrl: config.apiUrl, memory: rememberedServers, log }),
+      redis: { url: config.redisUrl, keyPrefix: config.redisKeyPrefix },
+    },
   });
   const redis = redisReachable(config.redisUrl);
   shell.readiness.register('redis', redis.check);
   // Closing socket.io disconnects every client, which then reconnects to another signaling process.
   shell.onStop('drain', 'sockets', () => signaling.close());
-  shell.onStop('close', 'redis clients', () => Promise.all([registry.close(), presence.close(), revokedSessions.close(), redis.close()]));
+  shell.onStop('close', 'redis clients', () => Promise.all([registry.close(), presence.close(), rememberedServers.close(), revokedSessions.close(), redis.close()]));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -26,7 +26,7 @@ export interface ServerMembershipSource {
   serversOf(userId: string, sessionToken?: string): Promise<string[]>;
 }
 
-/** Until the API's membership routes exist: sockets join server rooms only through the API's publisher. */
+/** No source: sockets join server rooms only through the API's publisher (a cluster's signaling asks the API: ApiServerMemberships). */
 export const NO_SERVER_MEMBERSHIPS: ServerMembershipSource = { serversOf: async () => [] };
 
 export interface PresenceTrackerOptions {

@@ -14,6 +14,7 @@ import {
   type VoicePermissions,
   type VoiceRemoval,
 } from '@concord/protocol';
+import { RedisServerMemberships } from '@concord/registry';
 import { checkedEvent, checkedRevocation, checkedVoicePermissions, checkedVoiceRemoval, type Audience, type RealtimePublisher } from './publisher';
 
 export interface RedisRealtimePublisherOptions {
@@ -33,6 +34,8 @@ export class RedisRealtimePublisher implements RealtimePublisher {
   private readonly redis: Redis;
   private readonly emitter: Emitter<RealtimeServerToClientEvents>;
   private readonly keyPrefix: string;
+  /** What signaling remembers of connected users' servers, to announce for a crashed instance. */
+  private readonly memberships: RedisServerMemberships;
   /** The publishes of the emitter call under way (the emitter drops its client's promises). */
   private sent: Promise<unknown>[] | undefined;
 
@@ -41,6 +44,7 @@ export class RedisRealtimePublisher implements RealtimePublisher {
     this.redis = new Redis(redisUrl, { connectTimeout: 2_000, commandTimeout: 2_000, maxRetriesPerRequest: 1, disconnectTimeout: 200 });
     this.redis.on('error', () => {});
     this.keyPrefix = options.keyPrefix ?? 'concord:';
+    this.memberships = new RedisServerMemberships(redisUrl, { keyPrefix: this.keyPrefix });
     const client = {
       publish: (channel: string, message: string | Buffer) => {
         const sent = this.redis.publish(channel, message);
@@ -62,10 +66,12 @@ export class RedisRealtimePublisher implements RealtimePublisher {
   }
 
   async addToServerRoom(userId: string, serverId: string): Promise<void> {
+    await this.memberships.joined(userId, serverId);
     await this.send(() => this.emitter.in(userRoom(userId)).socketsJoin(serverRoom(serverId)));
   }
 
   async removeFromServerRoom(userId: string, serverId: string): Promise<void> {
+    await this.memberships.left(userId, serverId);
     await this.send(() => this.emitter.in(userRoom(userId)).socketsLeave(serverRoom(serverId)));
   }
 
@@ -93,7 +99,7 @@ export class RedisRealtimePublisher implements RealtimePublisher {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.all([this.redis.quit().catch(() => this.redis.disconnect()), this.memberships.close()]);
   }
 
   /** Runs one emitter call and waits for what it published; a Redis failure is UNAVAILABLE. */
