@@ -3,9 +3,10 @@ import os from 'node:os';
 import { SessionResponse, VoiceGrantResponse, type IceServer } from '@concord/protocol';
 import { turnCredential } from '@concord/api/src/turn';
 import { attribute, closePeople, launchPerson, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
-import { expectVideoPlaying, stats } from '@concord/testkit/src/call-probes';
+import { expectVideoPlaying, stats, type RecvStats } from '@concord/testkit/src/call-probes';
 import { startCoturn, type Coturn } from '@concord/testkit/src/coturn';
-import { waitUntil } from '@concord/testkit/src/wait';
+import { sleep, waitUntil } from '@concord/testkit/src/wait';
+import type { HTTPRequest } from 'puppeteer-core';
 
 /*
  * A call through TURN, in real browsers: a real coturn on 127.0.0.1 (use-auth-secret), the
@@ -13,7 +14,8 @@ import { waitUntil } from '@concord/testkit/src/wait';
  * Chromiums that may use relay candidates only (the "relay only" voice preference, i.e.
  * iceTransportPolicy 'relay'). Each must decode the other's camera over an ICE pair whose local
  * end is a TURN relay, and coturn must have made their allocations. A credential past its expiry
- * is refused by coturn (401, no relay candidate); the shared secret appears in no grant and no log.
+ * is refused by coturn (401, no relay candidate) and a relay-only join with one gets no media;
+ * the shared secret appears in no grant and no log.
  */
 
 // Page callbacks run in the browser; the server tsconfig has no DOM lib, so name what they use.
@@ -28,7 +30,10 @@ interface PagePeerConnection {
   setLocalDescription(description: unknown): Promise<void>;
   close(): void;
 }
-declare const window: { localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void } };
+declare const window: {
+  localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+  __concord?: { stats(): Promise<RecvStats | null> };
+};
 declare const RTCPeerConnection: new (config: { iceServers: IceServer[]; iceTransportPolicy: 'relay' }) => PagePeerConnection;
 
 const SECRET = randomBytes(24).toString('base64url');
@@ -128,6 +133,36 @@ describe('TURN', () => {
     const granted = await gatherRelay(alice, { ...iceServers![0]!, urls: [coturn.urls[0]!] });
     expect(granted.relayCandidates).toBeGreaterThan(0);
   });
+
+  step('a relay-only join whose grant carries an expired TURN credential gets no media: coturn refuses the allocation', async () => {
+    const [alice, bob] = people as [Person, Person];
+    const { voiceId } = await serverWithBob();
+    await bob.page.click('[data-testid=voice-leave]');
+    await waitUntil("bob's call is gone", () => bob.page.evaluate(async () => (await window.__concord?.stats()) ?? null), (s) => s === null, 10_000);
+    // A client replaying an old credential: every grant Bob's page receives carries one that expired a minute ago.
+    const expired = turnCredential(SECRET, bob.userId, Math.floor(Date.now() / 1000) - 60);
+    await bob.page.setRequestInterception(true);
+    const replay = (request: HTTPRequest): void => {
+      if (!request.url().endsWith('/api/voice/grant')) return void request.continue();
+      void api('POST', '/voice/grant', tokens.get('bob')!, { roomId: voiceId }).then((grant) =>
+        request.respond({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...(grant as object), iceServers: [{ urls: coturn.urls, ...expired }] }) }),
+      );
+    };
+    bob.page.on('request', replay);
+    try {
+      await bob.page.click('[data-testid=voice-join]');
+      await waitUntil('coturn refuses the expired credential', async () => coturn.output(), (log) => log.includes(`user <${expired.username}>: incoming packet message processed, error 401`), 15_000, () => 'no 401 yet');
+      // Long enough for a relayed call to have shown frames (the call above took about 2 s).
+      await sleep(6_000);
+      const seen = await bob.page.evaluate(async () => (await window.__concord?.stats()) ?? null);
+      expect({ decoded: seen?.video.framesDecoded ?? 0, pair: seen?.selectedCandidatePair ?? null }).toEqual({ decoded: 0, pair: null });
+      expect(coturn.output()).not.toMatch(new RegExp(`user <${expired.username}>: incoming packet ALLOCATE processed, success`));
+    } finally {
+      bob.page.off('request', replay);
+      await bob.page.setRequestInterception(false);
+    }
+    expect(await attribute(alice.page, 'voice-state', 'data-state')).toBe('connected');
+  }, 60_000);
 
   step('the TURN secret appears in no log line', async () => {
     expect(platform.output()).not.toContain(SECRET);
