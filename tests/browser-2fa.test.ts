@@ -1,6 +1,7 @@
 import type { CDPSession } from 'puppeteer-core';
 import { totpCode } from '@concord/api/src/two-factor/totp';
-import { attribute, closePeople, launchPerson, PASSWORD, signUp, startPlatform, type Person, type Platform } from '@concord/testkit/src/browser';
+import { expectNoSeriousAxeViolations } from '@concord/testkit/src/axe';
+import { attribute, closePeople, launchPerson, PASSWORD, signUp, startPlatform, tap, type Person, type Platform } from '@concord/testkit/src/browser';
 import { waitUntil } from '@concord/testkit/src/wait';
 
 /*
@@ -29,11 +30,6 @@ afterAll(async () => {
   await closePeople(people);
   await platform?.stop();
 });
-
-async function tap(p: Person, selector: string): Promise<void> {
-  await p.page.waitForSelector(`${selector}:not([disabled])`, { timeout: 10_000 });
-  await p.page.click(selector);
-}
 
 async function type(p: Person, selector: string, text: string): Promise<void> {
   await p.page.waitForSelector(selector, { timeout: 10_000 });
@@ -112,6 +108,7 @@ test('TOTP enrolled in settings, then sign-in asks for the code; a passkey in th
   await type(tess, sel('totp-code'), totpCode(secret, step));
   await tap(tess, sel('totp-confirm'));
   await tess.page.waitForSelector(`${sel('recovery-codes')} [data-code]`, { timeout: 10_000 });
+  await expectNoSeriousAxeViolations(tess.page, 'user settings: recovery codes');
   const recoveryCodes = await tess.page.$$eval(`${sel('recovery-codes')} [data-code]`, (items) => items.map((item) => item.getAttribute('data-code')!));
   expect(recoveryCodes).toHaveLength(10);
   await waitUntil('2FA shows as on', () => attribute(tess.page, 'settings-2fa', 'data-enabled'), (enabled) => enabled === 'true', 5_000);
@@ -119,10 +116,12 @@ test('TOTP enrolled in settings, then sign-in asks for the code; a passkey in th
   // Signed out and in: the password asks for the code; the code that confirmed enrolment is used up.
   await signOut(tess);
   await passwordStep(tess);
+  await expectNoSeriousAxeViolations(tess.page, 'sign-in: the second factor');
   expect(await tess.page.$(sel('current-user'))).toBeNull();
   await type(tess, sel('auth-totp'), totpCode(secret, step));
   await tap(tess, sel('auth-submit'));
   await waitUntil('the replayed code is refused', () => tess.page.$eval(sel('auth-error'), (element) => element.textContent ?? '').catch(() => ''), (text) => /wrong or already used/i.test(text), 10_000);
+  await expectNoSeriousAxeViolations(tess.page, 'sign-in: a refused code');
   expect(await tess.page.$(sel('current-user'))).toBeNull();
   await type(tess, sel('auth-totp'), totpCode(secret, step + 1));
   await tap(tess, sel('auth-submit'));
@@ -143,10 +142,13 @@ test('TOTP enrolled in settings, then sign-in asks for the code; a passkey in th
   await openAccountSettings(tess);
   await tap(tess, sel('passkey-add'));
   await tess.page.waitForSelector(sel('passkey-item'), { timeout: 10_000 });
+  await expectNoSeriousAxeViolations(tess.page, 'user settings: two-factor sign-in with a passkey');
   expect((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials).toHaveLength(1);
 
   await signOut(tess);
   await passwordStep(tess);
+  await tess.page.waitForSelector(sel('auth-passkey'), { timeout: 10_000 });
+  await expectNoSeriousAxeViolations(tess.page, 'sign-in: the second factor, a passkey offered');
   await tap(tess, sel('auth-passkey'));
   await tess.page.waitForSelector(sel('current-user'), { timeout: 15_000 });
   expect(await attribute(tess.page, 'current-user', 'data-user-id')).toBe(tess.userId);

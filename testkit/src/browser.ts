@@ -200,6 +200,11 @@ export async function signUp(p: Person, url: string, displayName = p.name[0]!.to
   if (!p.userId) throw new Error(`${p.name} has no user id after signing up`);
 }
 
+/** Clicks `selector` once it is there, visible and enabled; a locator, so an element React re-renders meanwhile is found again. */
+export async function tap(p: Person, selector: string): Promise<void> {
+  await p.page.locator(`${selector}:not([disabled])`).setTimeout(10_000).click();
+}
+
 export function attribute(page: Page, testId: string, name: string): Promise<string | null> {
   return page.evaluate((id, attr) => document.querySelector(`[data-testid=${id}]`)?.getAttribute(attr) ?? null, testId, name);
 }

@@ -33,7 +33,9 @@ export function ServerRail({ activeServerId }: { activeServerId: string | null }
               data-testid="server-item"
               data-server-id={id}
               aria-current={active ? 'page' : undefined}
-              aria-label={`${server.name}${mentions ? `, ${mentions} mentions` : marks.length ? ', unread messages' : ''}`}
+              // The initials shown are the button's visible label, so its name starts with them
+              // (WCAG 2.5.3, Label in Name: speech input users say what they see).
+              aria-label={`${initials(server.name)}, ${server.name}${mentions ? `, ${mentions} mentions` : marks.length ? ', unread messages' : ''}`}
               title={server.name}
               onClick={() => navigate(channelPath(id))}
             >

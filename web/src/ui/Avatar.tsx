@@ -33,9 +33,10 @@ export function Avatar({
 }) {
   return (
     <span className={`avatar-wrap${speaking ? ' speaking' : ''}`} style={{ width: size, height: size }}>
-      <span className="avatar-circle" style={{ background: colourOf(id), fontSize: size * 0.4 }} aria-hidden="true">
-        {initials(name)}
-      </span>
+      {/* The initials are a picture of the person, not a label: drawn by CSS from data-initials, so
+          they are no part of the visible text of a control (a member button, a mention suggestion),
+          whose label is the name beside them (WCAG 2.5.3, Label in Name). */}
+      <span className="avatar-circle" style={{ background: colourOf(id), fontSize: size * 0.4 }} data-initials={initials(name)} aria-hidden="true" />
       {presence && <span className={`presence-dot ${presence}`} role="img" aria-label={PRESENCE_LABEL[presence]} title={PRESENCE_LABEL[presence]} />}
     </span>
   );
