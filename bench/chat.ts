@@ -17,7 +17,7 @@
  *     through the bare broadcast to N sockets of its own, timed the same way (acknowledged, then
  *     emitted). Alternating, so both see the same machine state.
  *
- * Options: --clients 100,1000  --messages 100  --seconds 5  --concurrency 16  --json <file> (--help)
+ * Options: --clients 100,1000  --messages 100  --seconds 5  --concurrency 16  --json <file>  --cpu-prof <dir> (--help)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -48,6 +48,8 @@ interface Options {
   seconds: number;
   concurrency: number;
   json?: string;
+  /** Where the API process writes a V8 CPU profile (node --cpu-prof) when it stops. */
+  cpuProf?: string;
 }
 
 const USAGE = `DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:chat -- [options]
@@ -58,12 +60,13 @@ const USAGE = `DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:c
   --seconds S       each throughput measurement (default 5)
   --concurrency N   concurrent senders in the throughput measurement (default 16)
   --json FILE       also write the results as JSON
+  --cpu-prof DIR    profile the API process (node --cpu-prof) into DIR, written when it stops
 `;
 
 function parseOptions(args: string[]): Options {
   const { values } = parseCommandLine({
     args,
-    options: { clients: { type: 'string' }, messages: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' } },
+    options: { clients: { type: 'string' }, messages: { type: 'string' }, seconds: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' }, 'cpu-prof': { type: 'string' } },
   });
   const int = (name: 'messages' | 'seconds' | 'concurrency', fallback: number, min: number, max: number) => {
     const value = values[name] === undefined ? fallback : Number(values[name]);
@@ -78,6 +81,7 @@ function parseOptions(args: string[]): Options {
     seconds: int('seconds', 5, 1, 120),
     concurrency: int('concurrency', 16, 1, 256),
     ...(values.json && { json: values.json }),
+    ...(values['cpu-prof'] && { cpuProf: path.resolve(values['cpu-prof']) }),
   };
 }
 
@@ -119,10 +123,10 @@ interface Child {
 }
 
 /** A TypeScript entry point in a node process of its own (`node --import tsx`, so its pid is the server's). */
-function spawnScript(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+function spawnScript(name: string, script: string, env: NodeJS.ProcessEnv, nodeOptions: string[] = []): Child {
   const child = fork(path.join(ROOT, script), [], {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeOptions],
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -177,6 +181,14 @@ async function stopChild(child: Child | undefined): Promise<void> {
     child.process.kill('SIGKILL');
     await exited;
   }
+}
+
+/** CPU time (user + system) a process has used, from /proc (Linux; clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Resident memory of a process, from /proc (Linux). */
@@ -293,10 +305,13 @@ interface ThroughputResult {
   errors: number;
   perSecond: number;
   post: Summary;
+  /** CPU time (user + system) the API process spent per accepted message: unlike messages/s, little moved by other jobs on the machine. */
+  apiCpuMsPerMessage: number;
 }
 
 /** `senders` loops POSTing messages back to back for `seconds`; counts 201s. */
-async function throughput(apiUrl: string, channelId: string, tokens: string[], seconds: number, label: string): Promise<ThroughputResult> {
+async function throughput(apiUrl: string, apiPid: number, channelId: string, tokens: string[], seconds: number, label: string): Promise<ThroughputResult> {
+  const cpuBefore = await cpuMs(apiPid);
   const url = `${apiUrl}/api/channels/${channelId}/messages`;
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -319,8 +334,9 @@ async function throughput(apiUrl: string, channelId: string, tokens: string[], s
   );
   clearInterval(ticker);
   const elapsed = (performance.now() - started) / 1000;
+  const apiCpuMsPerMessage = ((await cpuMs(apiPid)) - cpuBefore) / Math.max(1, accepted);
   void sent;
-  return { senders: tokens.length, seconds: elapsed, accepted, errors, perSecond: accepted / elapsed, post: summarise(durations) };
+  return { senders: tokens.length, seconds: elapsed, accepted, errors, perSecond: accepted / elapsed, post: summarise(durations), apiCpuMsPerMessage };
 }
 
 interface LatencyResult {
@@ -353,9 +369,10 @@ async function runPhase(
 
   step(`N = ${n}: API throughput, nobody connected (${options.seconds} s sequential, ${options.seconds} s with ${options.concurrency} senders)`);
   // Warm-up (JIT, caches, pools), not counted.
-  await throughput(ctx.apiUrl, seeded.channelId, tokens.slice(0, Math.min(4, tokens.length)), 1, 'warm-up');
-  const sequential = await throughput(ctx.apiUrl, seeded.channelId, [owner], options.seconds, 'sequential');
-  const concurrent = await throughput(ctx.apiUrl, seeded.channelId, tokens.slice(0, Math.min(options.concurrency, tokens.length)), options.seconds, 'concurrent');
+  const apiPid = ctx.host.process.pid!;
+  await throughput(ctx.apiUrl, apiPid, seeded.channelId, tokens.slice(0, Math.min(options.concurrency, tokens.length)), 1, 'warm-up');
+  const sequential = await throughput(ctx.apiUrl, apiPid, seeded.channelId, [owner], options.seconds, 'sequential');
+  const concurrent = await throughput(ctx.apiUrl, apiPid, seeded.channelId, tokens.slice(0, Math.min(options.concurrency, tokens.length)), options.seconds, 'concurrent');
   step(`N = ${n}: ${sequential.perSecond.toFixed(0)} msg/s sequential, ${concurrent.perSecond.toFixed(0)} msg/s with ${concurrent.senders} senders`);
 
   // A few sockets come and go first, so that what every connection needs once is in place before measuring.
@@ -457,11 +474,11 @@ function report(results: PhaseResult[], setup: Record<string, string>, options: 
     );
   }
   lines.push('', '## API throughput, one instance (messages accepted per second; members of the channel, none connected)', '');
-  lines.push('| members | senders | seconds | accepted | errors | messages/s | POST p50 ms | POST p99 ms |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| members | senders | seconds | accepted | errors | messages/s | POST p50 ms | POST p99 ms | API CPU ms per message |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     for (const t of [r.sequential, r.concurrent]) {
-      lines.push(`| ${r.clients} | ${t.senders} | ${t.seconds.toFixed(1)} | ${t.accepted} | ${t.errors} | ${t.perSecond.toFixed(0)} | ${ms(t.post.p50)} | ${ms(t.post.p99)} |`);
+      lines.push(`| ${r.clients} | ${t.senders} | ${t.seconds.toFixed(1)} | ${t.accepted} | ${t.errors} | ${t.perSecond.toFixed(0)} | ${ms(t.post.p50)} | ${ms(t.post.p99)} | ${t.apiCpuMsPerMessage.toFixed(2)} |`);
     }
   }
   return lines.join('\n');
@@ -543,7 +560,7 @@ async function main(args: string[]): Promise<void> {
       API_PRIVATE_KEY_PEM: privateKeyPem,
       ...(apiDatabaseUrl && { DATABASE_URL: apiDatabaseUrl }),
       ...(redisUrl && { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix }),
-    });
+    }, options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`] : []);
     children.push(host);
     const ready = await untilMessage(host, 'ready', 90_000);
 

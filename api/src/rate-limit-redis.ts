@@ -8,16 +8,23 @@ import { InMemoryRateLimiter, type RateCount, type RateDecision, type RateLimite
  * key expires with it. Attempts past the limit still count (INCR), which changes nothing: the
  * window's end, and so the answer, stays the same.
  *
- * Returns { count, milliseconds left in the window }.
+ * Several keys at once (KEYS[i] with window ARGV[i] ms), so that what one request counts in every
+ * limit it is subject to is one round trip. Returns count, milliseconds left in the window, count,
+ * …, in KEYS order.
  */
-const CONSUME = `
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+const CONSUME_MANY = `
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  replies[2 * i - 1] = count
+  replies[2 * i] = ttl
 end
-return { count, ttl }
+return replies
 `;
 
 /** { count (0 if none), milliseconds left in the window (negative if none) }, counting nothing. */
@@ -26,7 +33,7 @@ return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]
 `;
 
 interface RateLimitCommands {
-  concordRateLimit(key: string, windowMs: number): Promise<[number, number]>;
+  concordRateLimitMany(keyCount: number, ...keysThenWindows: (string | number)[]): Promise<number[]>;
   concordRatePeek(key: string): Promise<[number, number]>;
 }
 
@@ -54,6 +61,8 @@ export class RedisRateLimitStore {
   private readonly redis: Redis & RateLimitCommands;
   private readonly keyPrefix: string;
   private lastWarnAt = -Infinity;
+  /** Attempts counted in this turn of the event loop, sent together (see `count`). */
+  private batch: { key: string; windowMs: number; resolve: (reply: [number, number]) => void; reject: (error: unknown) => void }[] = [];
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -68,7 +77,7 @@ export class RedisRateLimitStore {
       disconnectTimeout: 200,
     });
     redis.on('error', () => {});
-    redis.defineCommand('concordRateLimit', { numberOfKeys: 1, lua: CONSUME });
+    redis.defineCommand('concordRateLimitMany', { lua: CONSUME_MANY });
     redis.defineCommand('concordRatePeek', { numberOfKeys: 1, lua: PEEK });
     this.redis = redis as Redis & RateLimitCommands;
     this.keyPrefix = `${options.keyPrefix ?? 'concord:'}rate:`;
@@ -85,7 +94,7 @@ export class RedisRateLimitStore {
       consume: async (key: string): Promise<RateDecision> => {
         let reply: [number, number];
         try {
-          reply = await this.redis.concordRateLimit(prefix + key, windowMs);
+          reply = await this.count(prefix + key, windowMs);
         } catch (error) {
           this.warnUnreachable(error);
           return fallback.consume(key);
@@ -106,6 +115,26 @@ export class RedisRateLimitStore {
         return ttl > 0 ? { count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) } : { count: 0, retryAfterSeconds: 0 };
       },
     };
+  }
+
+  /**
+   * Counts one attempt at `key`. Every attempt counted in the same turn of the event loop goes to
+   * Redis in one script call: a chat message's per-user, per-IP and duplicate limits are one round
+   * trip, not three.
+   */
+  private count(key: string, windowMs: number): Promise<[number, number]> {
+    return new Promise((resolve, reject) => {
+      if (this.batch.push({ key, windowMs, resolve, reject }) === 1) queueMicrotask(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    this.redis.concordRateLimitMany(batch.length, ...batch.map((attempt) => attempt.key), ...batch.map((attempt) => attempt.windowMs)).then(
+      (replies) => batch.forEach((attempt, i) => attempt.resolve([Number(replies[2 * i]), Number(replies[2 * i + 1])])),
+      (error: unknown) => batch.forEach((attempt) => attempt.reject(error)),
+    );
   }
 
   /**

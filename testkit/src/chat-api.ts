@@ -81,6 +81,24 @@ export async function sessionToken(db: Database, keys: SigningKeys, userId: stri
   return (await signToken(keys, SESSION_AUDIENCE, { sub: userId, name: 'tester', sid }, 3_600)).token;
 }
 
+export interface SeededMembers extends SeededServer {
+  /** The owner first. */
+  userIds: string[];
+  /** A session token of each, in the same order. */
+  tokens: string[];
+}
+
+/** A server (createServerWithChannel) with `members` members in all, the owner first, and a token of each. */
+export async function seedServerWithMembers(db: Database, keys: SigningKeys, members: number): Promise<SeededMembers> {
+  const userIds = [await createUser(db, 'owner')];
+  const guild = await createServerWithChannel(db, userIds[0]!);
+  for (let i = 1; i < members; i++) {
+    userIds.push(await createUser(db, `member${i}`));
+    await addMember(db, guild.serverId, userIds[i]!);
+  }
+  return { ...guild, userIds, tokens: await Promise.all(userIds.map((id) => sessionToken(db, keys, id))) };
+}
+
 export async function openTestDb(url: string, options: { connectTimeoutMs?: number } = {}): Promise<Database> {
   const db = new Database({ connectionString: url, poolSize: 10, ...options });
   await migrate(db);

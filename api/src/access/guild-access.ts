@@ -74,9 +74,9 @@ export class GuildAccess implements AccessService {
 
   /** The member's context in the server; NOT_FOUND for an unknown server or a non-member. */
   async serverContext(userId: string, serverId: string): Promise<ServerContext> {
-    const [server, membership] = await Promise.all([this.data.server(serverId), this.data.membership(serverId, userId)]);
+    // Together, not in turn: each is a cache round trip, and the roles are needed whenever the others exist.
+    const [server, membership, roles] = await Promise.all([this.data.server(serverId), this.data.membership(serverId, userId), this.data.roles(serverId)]);
     if (!server || !membership) throw notFound('server');
-    const roles = await this.data.roles(serverId);
     const serverRoles = serverRolesOf(server, roles);
     const actor = { ...serverRoles, userId, memberRoleIds: membership.roleIds };
     const withheld = await this.withheldOf(server, userId);

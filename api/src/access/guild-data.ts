@@ -161,7 +161,18 @@ export const toUserRecord = (row: UserRow): UserRecord => ({ id: row.id, usernam
 export const byPosition = (a: { position: number; id: string }, b: { position: number; id: string }): number =>
   a.position - b.position || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
+/** Channels whose server this process remembers (see `channelServerId`); beyond it the oldest go first. */
+const CHANNEL_SERVERS_KEPT = 100_000;
+
 export class GuildData {
+  /**
+   * channel id → server id, in this process: a channel never moves to another server, so this needs
+   * no invalidation (a deleted channel is then missing from its server's channel list, the cached
+   * value every permission check reads anyway), and a chat request saves a round trip before it can
+   * ask for anything else. Unknown channels are not remembered.
+   */
+  private readonly channelServers = new Map<string, string>();
+
   constructor(
     private readonly db: Queryable,
     private readonly cache: CachedLoader,
@@ -201,12 +212,19 @@ export class GuildData {
   }
 
   /** The server a channel is in (channels never move between servers), or null. */
-  channelServerId(channelId: string): Promise<string | null> {
-    if (!isUuid(channelId)) return Promise.resolve(null);
-    return this.cache.get('channel-server', guildKeys.channelServer(channelId), async () => {
+  async channelServerId(channelId: string): Promise<string | null> {
+    if (!isUuid(channelId)) return null;
+    const known = this.channelServers.get(channelId);
+    if (known !== undefined) return known;
+    const serverId = await this.cache.get('channel-server', guildKeys.channelServer(channelId), async () => {
       const row = await this.db.maybeOne<{ server_id: string }>('SELECT server_id FROM channels WHERE id = $1', [channelId]);
       return row?.server_id ?? null;
     });
+    if (serverId !== null) {
+      if (this.channelServers.size >= CHANNEL_SERVERS_KEPT) this.channelServers.delete(this.channelServers.keys().next().value!);
+      this.channelServers.set(channelId, serverId);
+    }
+    return serverId;
   }
 
   /** The member, or null when the user is not a member (a banned user never is). */

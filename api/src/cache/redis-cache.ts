@@ -39,8 +39,10 @@ export class RedisCache implements Cache {
   private readonly generationPrefix: string;
 
   constructor(redisUrl: string, options: RedisCacheOptions = {}) {
-    // Fail fast rather than queue while Redis is away: callers fall back to the database.
-    this.redis = new Redis(redisUrl, { connectTimeout: 2_000, commandTimeout: 1_000, maxRetriesPerRequest: 1, disconnectTimeout: 200 });
+    // Fail fast rather than queue while Redis is away: callers fall back to the database. Lookups
+    // made together (a permission check reads the server, its roles, its channels and the member)
+    // go out as one pipeline: one write, one reply to wait for.
+    this.redis = new Redis(redisUrl, { connectTimeout: 2_000, commandTimeout: 1_000, maxRetriesPerRequest: 1, disconnectTimeout: 200, enableAutoPipelining: true });
     this.redis.on('error', () => {});
     const prefix = options.keyPrefix ?? 'concord:';
     this.valuePrefix = `${prefix}cache:`;

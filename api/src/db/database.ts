@@ -12,13 +12,26 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+/**
+ * A statement PostgreSQL parses and plans once per connection rather than on every call (a named
+ * prepared statement): for the few statements every request runs. `name` must be unique per text.
+ */
+export interface NamedStatement {
+  name: string;
+  text: string;
+}
+
+export type Sql = string | NamedStatement;
+
+const textOf = (sql: Sql): string => (typeof sql === 'string' ? sql : sql.text);
+
 /** What both the database and an open transaction offer, so repositories can take either. */
 export interface Queryable {
-  query<T = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  query<T = Row>(sql: Sql, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Exactly one row, or an error (a bug: use `maybeOne` where "none" is a legitimate answer). */
-  one<T = Row>(sql: string, params?: readonly unknown[]): Promise<T>;
+  one<T = Row>(sql: Sql, params?: readonly unknown[]): Promise<T>;
   /** The row, or null when there is none; more than one row is an error. */
-  maybeOne<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | null>;
+  maybeOne<T = Row>(sql: Sql, params?: readonly unknown[]): Promise<T | null>;
 }
 
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
@@ -53,6 +66,12 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Told of every statement: its SQL, how long it took and whether it succeeded (the metrics). */
   observeQuery?: (sql: string, seconds: number, ok: boolean) => void;
+  /**
+   * Default true: NamedStatements are prepared once per connection. Off for a server whose one
+   * session several connections share (embedded PGlite), where a name prepared by one connection
+   * would clash with another's.
+   */
+  namedStatements?: boolean;
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -103,19 +122,19 @@ function timeoutMs(name: string, value: number): number {
   return value;
 }
 
-type Runner = <T>(sql: string, params: readonly unknown[] | undefined) => Promise<QueryResult<T>>;
+type Runner = <T>(sql: Sql, params: readonly unknown[] | undefined) => Promise<QueryResult<T>>;
 
 function queryable(run: Runner): Queryable {
   return {
     query: (sql, params) => run(sql, params),
-    async one<T>(sql: string, params?: readonly unknown[]): Promise<T> {
+    async one<T>(sql: Sql, params?: readonly unknown[]): Promise<T> {
       const { rows } = await run<T>(sql, params);
-      if (rows.length !== 1) throw new Error(`expected exactly one row, got ${rows.length}: ${sql}`);
+      if (rows.length !== 1) throw new Error(`expected exactly one row, got ${rows.length}: ${textOf(sql)}`);
       return rows[0]!;
     },
-    async maybeOne<T>(sql: string, params?: readonly unknown[]): Promise<T | null> {
+    async maybeOne<T>(sql: Sql, params?: readonly unknown[]): Promise<T | null> {
       const { rows } = await run<T>(sql, params);
-      if (rows.length > 1) throw new Error(`expected at most one row, got ${rows.length}: ${sql}`);
+      if (rows.length > 1) throw new Error(`expected at most one row, got ${rows.length}: ${textOf(sql)}`);
       return rows[0] ?? null;
     },
   };
@@ -134,6 +153,7 @@ export class Database implements Queryable {
   private readonly statementTimeoutMs: number;
   private readonly maxTransactionAttempts: number;
   private readonly observeQuery: DatabaseOptions['observeQuery'];
+  private readonly namedStatements: boolean;
   private closing: Promise<void> | undefined;
 
   readonly query: Queryable['query'];
@@ -144,6 +164,7 @@ export class Database implements Queryable {
     this.statementTimeoutMs = timeoutMs('statementTimeoutMs', options.statementTimeoutMs ?? 5_000);
     this.maxTransactionAttempts = Math.max(1, options.maxTransactionAttempts ?? 3);
     this.observeQuery = options.observeQuery;
+    this.namedStatements = options.namedStatements ?? true;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
@@ -232,9 +253,11 @@ export class Database implements Queryable {
     }
   }
 
-  private async run<T>(client: pg.PoolClient, sql: string, params: readonly unknown[] | undefined, statementTimeout: number): Promise<QueryResult<T> & { command?: string }> {
+  private async run<T>(client: pg.PoolClient, statement: Sql, params: readonly unknown[] | undefined, statementTimeout: number): Promise<QueryResult<T> & { command?: string }> {
+    const sql = textOf(statement);
     const config = {
       text: sql,
+      ...(typeof statement !== 'string' && this.namedStatements && { name: statement.name }),
       ...(params && { values: params as unknown[] }),
       // Client-side backstop for a server that does not answer at all (statement_timeout needs a live server).
       ...(statementTimeout > 0 && { query_timeout: statementTimeout + READ_TIMEOUT_GRACE_MS }),

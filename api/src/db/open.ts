@@ -25,9 +25,10 @@ export interface OpenedDatabase {
 
 /**
  * Embedded settings: every statement queues behind the one running (PGlite has a single backend),
- * so waiting for a connection or a reply can take longer without anything being down.
+ * so waiting for a connection or a reply can take longer without anything being down; and that one
+ * backend is every connection's, so statements are not prepared by name.
  */
-const EMBEDDED_POOL: Omit<DatabaseOptions, 'connectionString'> = { poolSize: 8, connectTimeoutMs: 10_000, statementTimeoutMs: 30_000 };
+const EMBEDDED_POOL: Omit<DatabaseOptions, 'connectionString'> = { poolSize: 8, connectTimeoutMs: 10_000, statementTimeoutMs: 30_000, namedStatements: false };
 
 /** Connects (starting PGlite when there is no DATABASE_URL) and applies pending migrations. */
 export async function openDatabase(config: OpenDatabaseConfig): Promise<OpenedDatabase> {

@@ -2,6 +2,7 @@ import { SESSION_AUDIENCE, SessionClaims, TOKEN_ISSUER, type PublicUser, type Se
 import { signToken, verifyToken, type SigningKeys } from '../keys';
 import type { SessionClient } from '../sessions/store';
 import type { AuthenticatedUser, IssuerIdentityProvider, SessionIssuer, SessionRecords } from './provider';
+import { VerifiedTokens } from './verified-tokens';
 
 /**
  * Local sign-in: the API mints ES256 session JWTs and is the one that accepts them. Each names a
@@ -9,6 +10,7 @@ import type { AuthenticatedUser, IssuerIdentityProvider, SessionIssuer, SessionR
  */
 export class LocalIdentityProvider implements IssuerIdentityProvider, SessionIssuer {
   readonly issuer = TOKEN_ISSUER;
+  private readonly verified = new VerifiedTokens();
 
   constructor(
     private readonly keys: SigningKeys,
@@ -25,9 +27,16 @@ export class LocalIdentityProvider implements IssuerIdentityProvider, SessionIss
   }
 
   async authenticate(bearerToken: string): Promise<AuthenticatedUser | null> {
+    const claims = this.verified.get(bearerToken) ?? (await this.verify(bearerToken));
+    if (!claims || !(await this.records.isLive(claims.sid, claims.sub))) return null;
+    return { userId: claims.sub, displayName: claims.name, sessionId: claims.sid };
+  }
+
+  private async verify(bearerToken: string): Promise<SessionClaims | undefined> {
     const payload = await verifyToken(this.keys, bearerToken, SESSION_AUDIENCE);
     const claims = SessionClaims.safeParse(payload);
-    if (!claims.success || !(await this.records.isLive(claims.data.sid, claims.data.sub))) return null;
-    return { userId: claims.data.sub, displayName: claims.data.name, sessionId: claims.data.sid };
+    if (!claims.success) return undefined;
+    if (typeof payload?.exp === 'number') this.verified.remember(bearerToken, claims.data, payload.exp * 1000);
+    return claims.data;
   }
 }

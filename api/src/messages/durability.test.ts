@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Message, MessagePage } from '@concord/protocol';
 import type { Database } from '../db/database';
-import { addMember, createChannel, createServerWithChannel, createUser, sessionToken, startChatApi, type SeededServer } from '@concord/testkit/src/chat-api';
+import { createChannel, seedServerWithMembers, startChatApi, type SeededMembers } from '@concord/testkit/src/chat-api';
 import { call } from '@concord/testkit/src/http';
 import { createTestDatabase, createThrowawayPostgres, type TestDatabase, type ThrowawayPostgres } from '@concord/testkit/src/postgres';
 import { RecordingPublisher } from '@concord/testkit/src/recording-publisher';
@@ -43,20 +43,7 @@ async function stop(api: RunningApi): Promise<void> {
   await api.close();
 }
 
-interface Seeded extends SeededServer {
-  tokens: string[];
-  userIds: string[];
-}
-
-async function seed(db: Database, members = 3): Promise<Seeded> {
-  const userIds = [await createUser(db, 'owner')];
-  const guild = await createServerWithChannel(db, userIds[0]!);
-  for (let i = 1; i < members; i++) {
-    userIds.push(await createUser(db, `member${i}`));
-    await addMember(db, guild.serverId, userIds[i]!);
-  }
-  return { ...guild, userIds, tokens: await Promise.all(userIds.map((id) => sessionToken(db, keys, id))) };
-}
+const seed = (db: Database, members = 3): Promise<SeededMembers> => seedServerWithMembers(db, keys, members);
 
 const messagesOf = (channelId: string) => `/api/channels/${channelId}/messages`;
 

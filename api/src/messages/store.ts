@@ -1,5 +1,5 @@
 import { MAX_DISTINCT_REACTIONS, type Message, type ReactionSummary } from '@concord/protocol';
-import type { Database, Queryable } from '../db/database';
+import type { Database, NamedStatement, Queryable } from '../db/database';
 import { isForeignKeyViolation } from '../db/errors';
 import { uuidv7 } from '../db/ids';
 import { HttpError } from '../http-errors';
@@ -31,6 +31,15 @@ const COLUMNS = 'channel_id, id, author_id, content, created_at, edited_at, repl
  */
 const MEMBER_MENTIONS = (server: string, candidates: string) =>
   `ARRAY(SELECT m.user_id FROM members m WHERE m.server_id = ${server} AND m.user_id = ANY(${candidates}::uuid[]) ORDER BY array_position(${candidates}::uuid[], m.user_id))`;
+
+/** Every message sent runs this: prepared once per connection. */
+const INSERT_MESSAGE: NamedStatement = {
+  name: 'messages.insert',
+  text: `INSERT INTO messages (channel_id, id, author_id, content, reply_to_id, mentions, mention_everyone, nonce)
+         VALUES ($1, $2, $3, $4, $5, ${MEMBER_MENTIONS('$6', '$7')}, $8, $9)
+         ON CONFLICT (author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING
+         RETURNING ${COLUMNS}`,
+};
 
 export const channelGone = () => new HttpError('NOT_FOUND', 'unknown channel');
 export const messageGone = () => new HttpError('NOT_FOUND', 'unknown message');
@@ -107,10 +116,7 @@ export class MessageStore {
     let row: MessageRow | null;
     try {
       row = await this.db.maybeOne<MessageRow>(
-        `INSERT INTO messages (channel_id, id, author_id, content, reply_to_id, mentions, mention_everyone, nonce)
-         VALUES ($1, $2, $3, $4, $5, ${MEMBER_MENTIONS('$6', '$7')}, $8, $9)
-         ON CONFLICT (author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING
-         RETURNING ${COLUMNS}`,
+        INSERT_MESSAGE,
         [
           message.channelId,
           uuidv7(),
