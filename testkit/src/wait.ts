@@ -36,3 +36,12 @@ export async function firstArrival<T>(items: () => readonly T[], matches: (item:
   });
   return found as T;
 }
+
+/** Whether a count (packets received, say) grows by at least `more` within `timeoutMs`: media flowing, or with false, not. */
+export async function grows(count: () => number, more: number, timeoutMs = 4_000): Promise<boolean> {
+  const target = count() + more;
+  return eventually(() => count() >= target, timeoutMs).then(
+    () => true,
+    () => false,
+  );
+}
