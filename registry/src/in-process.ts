@@ -40,12 +40,6 @@ export class InProcessRegistry implements RoomRegistry {
     return [...this.nodes.values()].filter((n) => n.expiresAt > this.now()).map((n) => n.info);
   }
 
-  async placeRoom(roomId: string): Promise<SfuNodeInfo> {
-    const current = await this.roomNode(roomId);
-    if (current) return current;
-    return this.joinBest(roomId, await this.liveNodes());
-  }
-
   async placePeer(roomId: string, exclude: readonly string[] = []): Promise<SfuNodeInfo> {
     const carrying = (await this.roomNodes(roomId)).filter((node) => !exclude.includes(node.id));
     const primary = carrying[0];

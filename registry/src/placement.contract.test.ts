@@ -74,7 +74,6 @@ test('placement through the registry skips a node announcing garbage', async () 
     await redis.sadd(`${prefix}nodes`, 'bad');
     await placing.heartbeat(info('good', 50), 60_000);
     expect((await placing.placePeer('room-1')).id).toBe('good');
-    expect((await placing.placeRoom('room-2')).id).toBe('good');
     // Only garbage left: refused as UNAVAILABLE, not an internal error.
     await placing.deregister('good');
     await expect(placing.placePeer('room-3')).rejects.toMatchObject({ code: 'UNAVAILABLE' });

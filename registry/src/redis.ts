@@ -149,15 +149,6 @@ for _, id in ipairs(redis.call('SMEMBERS', roomNodesKey(room))) do
 end
 return jsons`),
 
-  placeRoom: script(`
-local room = ARGV[2]
-local current = holder(room)
-if current then return current end
-local best = pickNode(liveEntries())
-if not best then return false end
-join(room, best[1])
-return best[2]`),
-
   // ARGV[3..]: nodes to pass over (they refused the peer for capacity).
   placePeer: script(`
 local room = ARGV[2]
@@ -227,12 +218,6 @@ export class RedisRegistry implements RoomRegistry {
   async liveNodes(): Promise<SfuNodeInfo[]> {
     const jsons = (await this.run(scripts.liveNodes)) as string[];
     return jsons.map(parseNodeJson).filter((node) => node !== null);
-  }
-
-  async placeRoom(roomId: string): Promise<SfuNodeInfo> {
-    const node = parseNodeJson(await this.run(scripts.placeRoom, roomId));
-    if (!node) throw new ProtocolError('UNAVAILABLE', 'no SFU node can take this room');
-    return node;
   }
 
   async placePeer(roomId: string, exclude: readonly string[] = []): Promise<SfuNodeInfo> {

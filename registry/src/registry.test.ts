@@ -28,7 +28,7 @@ function node(id: string, streams = 0, extra: Partial<SfuNodeInfo> = {}): SfuNod
 }
 
 const ids = (nodes: SfuNodeInfo[]) => nodes.map((n) => n.id).sort();
-const placedOn = async (registry: RoomRegistry, roomId: string) => (await registry.placeRoom(roomId)).id;
+const placedOn = async (registry: RoomRegistry, roomId: string) => (await registry.placePeer(roomId)).id;
 
 afterAll(async () => {
   const redis = new Redis(redisUrl);
@@ -102,23 +102,26 @@ describe.each<[string, () => RoomRegistry]>([
     await registry.heartbeat(node('b', 50, { capacity: 100 }), LONG_TTL);
     expect(await placedOn(registry, 'room-1')).toBe('b');
     await registry.heartbeat(node('b', 100, { capacity: 100 }), LONG_TTL);
-    const failure = registry.placeRoom('room-2');
+    const failure = registry.placePeer('room-2');
     await expect(failure).rejects.toBeInstanceOf(ProtocolError);
     await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(await registry.roomNode('room-2')).toBeNull();
   });
 
   test('with no nodes placement is UNAVAILABLE', async () => {
-    await expect(registry.placeRoom('room-1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(registry.placePeer('room-1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
-  test('a draining node takes no new rooms but keeps the ones it holds', async () => {
+  test('a draining node takes no new rooms or peers but keeps the rooms it holds', async () => {
     await registry.heartbeat(node('a', 0), LONG_TTL);
     await registry.heartbeat(node('b', 50), LONG_TTL);
     expect(await placedOn(registry, 'room-1')).toBe('a');
     await registry.heartbeat(node('a', 0, { draining: true }), LONG_TTL);
     expect(await placedOn(registry, 'room-2')).toBe('b');
-    expect(await placedOn(registry, 'room-1')).toBe('a');
+    // Room 1's next peer continues it on b; a stays its primary until its own peers have moved.
+    expect(await placedOn(registry, 'room-1')).toBe('b');
+    expect((await registry.roomNode('room-1'))?.id).toBe('a');
+    expect(ids(await registry.roomNodes('room-1'))).toEqual(['a', 'b']);
   });
 
   test('a placed room stays on its node even when another becomes less loaded', async () => {
@@ -289,7 +292,7 @@ describe('RedisRegistry across processes', () => {
     const unreachable = new RedisRegistry('redis://127.0.0.1:1');
     const started = Date.now();
     await expect(unreachable.liveNodes()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(unreachable.placeRoom('room-1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(unreachable.placePeer('room-1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(Date.now() - started).toBeLessThan(5_000);
     await unreachable.close();
   });

@@ -20,18 +20,13 @@ export interface RoomRegistry {
   /** Nodes whose heartbeat has not lapsed. */
   liveNodes(): Promise<SfuNodeInfo[]>;
   /**
-   * The node holding the room. If none holds it (or its node lapsed), the room is claimed
-   * atomically for the least-loaded live, non-draining node under capacity: two callers racing on
-   * one room always get the same node. Throws ProtocolError('UNAVAILABLE') when no node can take it.
-   */
-  placeRoom(roomId: string): Promise<SfuNodeInfo>;
-  /**
    * Where a new peer of the room goes; a room may live on several nodes (joined by pipes). The
    * room's primary node while it has headroom (placement.ts hasHeadroom), else the least-loaded
    * other node already carrying the room that has headroom, else the least-loaded node with
    * headroom that does not carry it yet, which joins the room (the primary, if it had none).
-   * `exclude` names nodes that just refused the peer for capacity. Atomic like placeRoom. Throws
-   * ProtocolError('UNAVAILABLE') when no node has headroom.
+   * `exclude` names nodes that just refused the peer for capacity. Atomic: two callers racing on a
+   * room nobody carries yet get the same node. Throws ProtocolError('UNAVAILABLE') when no node has
+   * headroom.
    */
   placePeer(roomId: string, exclude?: readonly string[]): Promise<SfuNodeInfo>;
   /** The live nodes carrying the room, the primary first. */

@@ -332,7 +332,7 @@ describe('sessions', () => {
 
 test('a room that empties closes and is released in the registry', async () => {
   const roomId = 'empty-room';
-  expect((await registry.placeRoom(roomId)).id).toBe(node.id);
+  expect((await registry.placePeer(roomId)).id).toBe(node.id);
   await join(roomId, 'a');
   await join(roomId, 'b');
   await control.ok('peer.leave', { roomId, peerId: 'a', sessionId: sessionOf('a') });

@@ -32,7 +32,7 @@ test('a dead worker closes its rooms, is replaced, and the room can be joined ag
   const doomed = workerOf('doomed');
   // Placement spreads rooms over the two workers, so the bystander lives on the other one.
   expect(workerOf('bystander')?.index).not.toBe(doomed?.index);
-  expect(await registry.placeRoom('doomed')).toMatchObject({ id: node.id });
+  expect(await registry.placePeer('doomed')).toMatchObject({ id: node.id });
 
   process.kill(doomed!.pid!, 'SIGKILL');
 

@@ -135,7 +135,7 @@ export class SfuFleet {
   }
 
   async #place(roomId: string): Promise<SfuPod> {
-    const info = await this.registry.placeRoom(roomId);
+    const info = await this.registry.placePeer(roomId);
     const pod = this.pods.find((candidate) => candidate.name === info.id);
     if (!pod) throw new Error(`placement chose ${info.id}, which is no pod of the fleet`);
     return pod;

@@ -188,7 +188,6 @@ function viaProxy(registry: RoomRegistry, proxy: TcpProxy): RoomRegistry {
     heartbeat: (node, ttlMs, hostedRooms) => registry.heartbeat(node, ttlMs, hostedRooms),
     deregister: (nodeId) => registry.deregister(nodeId),
     liveNodes: async () => (await registry.liveNodes()).map(rewrite),
-    placeRoom: async (roomId) => rewrite(await registry.placeRoom(roomId)),
     placePeer: async (roomId, exclude) => rewrite(await registry.placePeer(roomId, exclude)),
     roomNodes: async (roomId) => (await registry.roomNodes(roomId)).map(rewrite),
     roomNode: async (roomId) => rewrite(await registry.roomNode(roomId)),
