@@ -26,6 +26,8 @@ export interface ControlConnection {
   readonly id: string;
   /** False from the moment it dropped. */
   readonly connected: boolean;
+  /** Who it said it is at its handshake, which the shared secret admitted (another SFU node: `nodeLinkId`). */
+  readonly data: { readonly signalingId: string };
 }
 
 /** What answers each control request; the server has validated the request by then. */

@@ -61,7 +61,7 @@ export class NodeLinks {
     if (existing) return existing;
     // No reconnection: a lost node's pipes are torn down, and a later room pipe opens a fresh connection.
     const socket: LinkSocket = io(node.controlUrl, {
-      auth: { secret: this.#options.secret, signalingId: `sfu-node:${this.#options.nodeId}` },
+      auth: { secret: this.#options.secret, signalingId: nodeLinkId(this.#options.nodeId) },
       transports: ['websocket'],
       reconnection: false,
     });
@@ -78,3 +78,6 @@ export class NodeLinks {
     return socket;
   }
 }
+
+/** The id an SFU node's control connection to another node goes by: its pipe requests must come over it. */
+export const nodeLinkId = (nodeId: string): string => `sfu-node:${nodeId}`;

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { ProtocolError, type ControlRequest, type SfuNodeInfo } from '@concord/protocol';
 import type { RoomRegistry } from '@concord/registry';
-import type { ControlHandlers } from './control-server';
-import { NodeLinks } from './node-links';
+import type { ControlConnection, ControlHandlers } from './control-server';
+import { NodeLinks, nodeLinkId } from './node-links';
 import { PipeOffers } from './pipe-offer';
 import type { PipeSetup, Room } from './room';
 import type { RoomPipe } from './room-pipe';
@@ -61,12 +61,13 @@ export class NodePipes {
   }
 
   readonly handlers: PipeHandlers = {
-    'pipe.open': async (offer) => {
+    'pipe.open': async (offer, connection) => {
       this.#offers.check(offer);
       const room = this.#options.room(offer.roomId);
       if (!room) throw new ProtocolError('NOT_IN_ROOM', `room ${offer.roomId} is not open on this node`);
       const node = (await this.#options.registry.liveNodes()).find((live) => live.id === offer.fromNodeId);
       if (!node) throw new ProtocolError('FORBIDDEN', `pipe offer refused: ${offer.fromNodeId} is not a live SFU node of this deployment`);
+      this.#checkSender(offer, connection);
       const pipe = await room.openPipe(this.#setup(node), true);
       try {
         await pipe.connect(offer.endpoint);
@@ -78,20 +79,21 @@ export class NodePipes {
       this.#options.logger.info({ roomId: room.id, remoteNodeId: node.id }, 'room piped to another node (accepted)');
       return pipe.endpoint();
     },
-    'pipe.produce': async (request) => {
-      await this.#pipe(request).receive(request);
+    'pipe.produce': async (request, connection) => {
+      await this.#pipe(request, connection).receive(request);
       return {};
     },
-    'pipe.producerState': async (request) => {
-      await this.#pipe(request).producerState(request);
+    'pipe.producerState': async (request, connection) => {
+      await this.#pipe(request, connection).producerState(request);
       return {};
     },
-    'pipe.peer': async (request) => {
-      await this.#pipe(request).peer(request);
+    'pipe.peer': async (request, connection) => {
+      await this.#pipe(request, connection).peer(request);
       return {};
     },
-    'pipe.close': async ({ roomId, fromNodeId }) => {
-      this.#options.room(roomId)?.pipe(fromNodeId)?.close(false);
+    'pipe.close': async (request, connection) => {
+      this.#checkSender(request, connection);
+      this.#options.room(request.roomId)?.pipe(request.fromNodeId)?.close(false);
       return {};
     },
   };
@@ -119,7 +121,20 @@ export class NodePipes {
     return { localNodeId: nodeId, remoteNodeId: node.id, listenIp, announcedAddress, channel: (name, data) => this.#links.request(node, name, data) };
   }
 
-  #pipe({ roomId, fromNodeId }: ControlRequest<'pipe.close'>): RoomPipe {
+  /**
+   * A pipe is the node's that opened it: its requests must come over that node's own control
+   * connection, so no other holder of the secret (a signaling process, another node) can close,
+   * feed or pause it by naming it.
+   */
+  #checkSender({ fromNodeId }: { fromNodeId: string }, connection: ControlConnection): void {
+    if (connection.data.signalingId !== nodeLinkId(fromNodeId)) {
+      throw new ProtocolError('FORBIDDEN', `a pipe request for ${fromNodeId} came over ${connection.data.signalingId}'s connection`);
+    }
+  }
+
+  #pipe(request: ControlRequest<'pipe.close'>, connection: ControlConnection): RoomPipe {
+    this.#checkSender(request, connection);
+    const { roomId, fromNodeId } = request;
     const pipe = this.#options.room(roomId)?.pipe(fromNodeId);
     if (!pipe) throw new ProtocolError('NOT_FOUND', `room ${roomId} has no pipe from ${fromNodeId} here`);
     return pipe;

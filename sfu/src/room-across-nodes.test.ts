@@ -4,7 +4,8 @@ import type { JoinResponse, NewConsumer, TransportOptions, VoicePermissions } fr
 import { RedisRegistry } from '@concord/registry';
 import { MediaTransport } from '../../loadtest/src/client/transport';
 import { ControlClient, opusRtpParameters, sessionOf, startTestNode, TEST_SECRET } from '@concord/testkit/src/sfu';
-import { eventually, sleep } from '@concord/testkit/src/wait';
+import { eventually, grows, sleep } from '@concord/testkit/src/wait';
+import { nodeLinkId } from './node-links';
 import { PipeOffers } from './pipe-offer';
 import type { SfuNode } from './sfu-node';
 
@@ -132,16 +133,8 @@ function startSending(): void {
 
 const received = (to: Participant, from: Participant): number => to.packets.get(to.consumerSsrcs.get(from.producerId) ?? -1) ?? 0;
 
-/** Whether `to` received at least `more` packets of `from` beyond `since`, within a few seconds. */
-async function flowing(to: Participant, from: Participant, more = 20): Promise<boolean> {
-  const since = received(to, from);
-  try {
-    await eventually(async () => received(to, from) >= since + more, 4_000);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether `to` receives at least `more` further packets of `from` within a few seconds. */
+const flowing = (to: Participant, from: Participant, more = 20): Promise<boolean> => grows(() => received(to, from), more);
 
 const workersCarrying = (node: SfuNode) => node.workers().filter((worker) => worker.roomIds.includes(ROOM)).map((worker) => worker.index);
 
@@ -181,6 +174,26 @@ test('a room on two workers of each of two nodes: everyone receives everyone, an
   await a1.control.room(ROOM, 'a1', 'voice:resumeProducer', { producerId: a1.producerId });
   expect(await controlB.waitFor(ROOM, 'b1', 'voice:consumerResumed', (e) => e.consumerId === ids.consumerId)).toEqual(ids);
   expect(await flowing(b1, a1)).toBe(true);
+
+  // Node b's pipe into node a answers to node b alone: another node of the deployment (it holds the
+  // secret) and a signaling connection are refused when they name it, and it carries on.
+  const nodeC = await ControlClient.connect(nodeA.controlUrl, TEST_SECRET, nodeLinkId('node-c'));
+  try {
+    const ref = { roomId: ROOM, fromNodeId: nodeB.id };
+    for (const connection of [nodeC, controlA]) {
+      for (const [name, data] of [
+        ['pipe.close', ref],
+        ['pipe.producerState', { ...ref, producerId: b1.producerId, state: 'closed' }],
+        ['pipe.peer', { ...ref, peerId: 'b1' }],
+      ] as const) {
+        expect(await connection.send(name, data)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      }
+    }
+  } finally {
+    nodeC.close();
+  }
+  expect(await flowing(a1, b1)).toBe(true);
+  expect(controlA.received.filter((e) => e.event === 'voice:peerLeft')).toEqual([]);
 
   // Pause on node b reaches node a.
   await b2.control.room(ROOM, 'b2', 'voice:pauseProducer', { producerId: b2.producerId });
@@ -233,6 +246,8 @@ test('a forged, misdirected, stale or replayed pipe offer is refused', async () 
   expect(await refusal(toRoom)).toMatch(/^FORBIDDEN: .*not a live SFU node/);
   // Replayed.
   expect(await refusal(toRoom)).toMatch(/^FORBIDDEN: .*used before/);
+  // Node b's own, genuine and fresh, but sent over another connection than node b's: refused.
+  expect(await refusal(genuine.sign('offer-room', nodeA.id, endpoint))).toMatch(/^FORBIDDEN: .*came over test-signaling/);
   // Garbage is a bad request, not a crash.
   expect(await refusal({ roomId: ROOM })).toMatch(/^BAD_REQUEST/);
   await controlA.ok('peer.leave', { roomId: 'offer-room', peerId: 'x', sessionId: sessionOf('x') });

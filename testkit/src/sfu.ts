@@ -61,10 +61,10 @@ export class ControlClient {
     socket.on('room:event', (envelope) => this.received.push(envelope));
   }
 
-  /** Resolves once connected; rejects with the server's refusal. */
-  static connect(url: string, secret = TEST_SECRET): Promise<ControlClient> {
+  /** Resolves once connected (as `signalingId`, or as another SFU node with its nodeLinkId); rejects with the server's refusal. */
+  static connect(url: string, secret = TEST_SECRET, signalingId = 'test-signaling'): Promise<ControlClient> {
     const socket: Socket<SfuToSignalingEvents, SignalingToSfuEvents> = io(url, {
-      auth: { secret, signalingId: 'test-signaling' },
+      auth: { secret, signalingId },
       transports: ['websocket'],
       reconnection: false,
     });
