@@ -543,6 +543,8 @@ describe('the web client, end to end', () => {
       // She signs out, and back in: her server is there.
       await tap(alice, sel('user-settings'));
       await tap(alice, '[role=tab]:first-child');
+      // The two-factor section loads after the tab opens and moves Sign out down: click it once still.
+      await alice.page.waitForSelector(sel('settings-2fa', '[data-enabled]'), { timeout: 10_000 });
       await tap(alice, sel('sign-out'));
       await alice.page.waitForSelector(sel('auth-submit'));
       await alice.page.type(sel('auth-email'), 'alice');
