@@ -125,12 +125,13 @@ test('sign-in, chat, menus, settings and a call have no serious accessibility vi
   await expectNoSeriousAxeViolations(ada.page, 'a call, a tile in full view');
   await tap(ada, sel('voice-leave'));
 
-  // Phone-sized: the servers-and-channels drawer, then the chat picked in it.
-  await ben.page.setViewport({ width: 390, height: 760 });
-  await tap(ben, '.nav-toggle');
-  await scanWhenShown(ben, 'phone-sized drawer', '.nav-drawer [data-testid=server-item]');
+  // Phone-sized: the chat, then the servers-and-channels drawer over it.
   await tap(ben, sel('channel-item', '[data-kind=text]'));
-  await scanWhenShown(ben, 'phone-sized chat', sel('message-input'));
+  await ben.page.waitForSelector(sel('message-input'), { timeout: 10_000 });
+  await ben.page.setViewport({ width: 390, height: 760 });
+  await scanWhenShown(ben, 'phone-sized chat', '.nav-toggle');
+  await tap(ben, '.nav-toggle');
+  await scanWhenShown(ben, 'phone-sized drawer', '.layout.nav-open');
 
   expect(people.flatMap((p) => p.errors)).toEqual([]);
   expect(platform.errors()).toEqual([]);
