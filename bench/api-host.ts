@@ -26,6 +26,9 @@ const UNLIMITED: RateLimitRules = Object.fromEntries(Object.entries(DEFAULT_RATE
 
 const send = (reply: HostReply) => process.send?.(reply);
 
+/** Sessions opened at once while seeding. */
+const SESSION_BATCH = 20;
+
 async function main(): Promise<void> {
   const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
   const config = loadConfig(process.env);
@@ -82,7 +85,12 @@ async function main(): Promise<void> {
       });
       // Real sessions: the API accepts a token only while its server-side session lives.
       const client = { userAgent: 'bench', ip: '127.0.0.1' };
-      const tokens = await Promise.all(userIds.map(async (id, i) => (await api.deps.sessions.issueSession({ id, username: names[i]!, displayName: names[i]! }, client)).token));
+      // In batches: a thousand at once would wait longer for a pooled connection than the pool allows on a busy machine.
+      const tokens: string[] = [];
+      for (let start = 0; start < userIds.length; start += SESSION_BATCH) {
+        const batch = userIds.slice(start, start + SESSION_BATCH);
+        tokens.push(...(await Promise.all(batch.map(async (id, i) => (await api.deps.sessions.issueSession({ id, username: names[start + i]!, displayName: names[start + i]! }, client)).token))));
+      }
       send({ type: 'seeded', serverId, channelId, userIds, tokens });
     })().catch((error: unknown) => send({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
   });
