@@ -156,6 +156,7 @@ async function join(request: VoiceRequest<'voice:join'>, socket: VoiceSocket, de
   deps.log.info({ userId: socket.data.userId, roomId: grant.room, nodeId: node.id }, 'peer joined room');
   return response;
 }
+
 /** What a socket was admitted to a room with, so that it can be admitted again on another node. */
 interface Admission {
   roomId: string;
