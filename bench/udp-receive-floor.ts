@@ -9,19 +9,27 @@
  *                 fs.readSync into one buffer until EAGAIN (no buffer, address object or
  *                 callback per datagram, but arrival times only to the tick)
  *
- *   npx tsx bench/udp-receive-floor.ts --mode dgram --sockets 40 --rate 13000
+ *   npm run bench:udp-floor -- --mode dgram --sockets 40 --rate 13000
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
+
+const USAGE = `npm run bench:udp-floor -- [options]
+  --mode dgram|poll  an empty 'message' listener per socket, or fs.readSync polling (default dgram)
+  --sockets N        receiving loopback sockets (default 40)
+  --rate N           datagrams a second in all (default 13000)
+  --seconds N        measured time (default 8)
+  --tick N           with --mode poll: ms between drains (default 10)
+`;
 
 const DATAGRAM_BYTES = 1_100;
 const SEND_INTERVAL_MS = 10;
 
 if (process.argv[2] === '--send') send(process.argv[3]!.split(',').map(Number), Number(process.argv[4]));
-else void main();
+else runCli('bench:udp-floor', USAGE, main);
 
 function send(ports: number[], rate: number): void {
   const socket = dgram.createSocket('udp4');
@@ -32,8 +40,9 @@ function send(ports: number[], rate: number): void {
   }, SEND_INTERVAL_MS);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+async function main(args: string[]): Promise<void> {
+  const { values } = parseCommandLine({
+    args,
     options: {
       mode: { type: 'string', default: 'dgram' },
       sockets: { type: 'string', default: '40' },
@@ -42,7 +51,11 @@ async function main(): Promise<void> {
       tick: { type: 'string', default: '10' },
     },
   });
-  if (values.mode !== 'dgram' && values.mode !== 'poll') throw new Error('--mode is dgram or poll');
+  if (values.mode !== 'dgram' && values.mode !== 'poll') throw new UsageError(`--mode is dgram or poll, got "${values.mode}"`);
+  for (const [name, max] of [['sockets', 1_000], ['rate', 1_000_000], ['seconds', 600], ['tick', 1_000]] as const) {
+    const value = Number(values[name]);
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer in 1..${max}, got "${values[name]}"`);
+  }
   const sockets: dgram.Socket[] = [];
   for (let i = 0; i < Number(values.sockets); i++) {
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
@@ -81,7 +94,6 @@ async function main(): Promise<void> {
       `${((cpu.user + cpu.system) / count).toFixed(2)} µs a datagram (user ${(cpu.user / count).toFixed(2)}, system ${(cpu.system / count).toFixed(2)})`,
   );
   sender.kill();
-  process.exit(0);
 }
 
 /** dgram keeps the libuv handle (and its fd) behind a symbol; stopping its reads leaves the fd to us. */

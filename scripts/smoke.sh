@@ -5,7 +5,7 @@
 # never writes docs/. CI runs it after `npm test` (.ci/run); it needs what the tests need (PostgreSQL
 # on 127.0.0.1:5432, Redis on 127.0.0.1:6379, chromium and ffmpeg).
 #   bash scripts/smoke.sh                    # all of them
-#   bash scripts/smoke.sh start loadtest     # some: start loadtest bench:chat bench:events bench:failover bench:web bench:lighthouse screenshots
+#   bash scripts/smoke.sh start loadtest     # some: start loadtest bench:chat bench:events bench:failover bench:udp-floor bench:web bench:lighthouse screenshots
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started=$(date +%s)
@@ -36,7 +36,7 @@ expect_get() {
 docs_state() { find docs -type f -print0 | sort -z | xargs -0 sha256sum; }
 docs_before=$(docs_state)
 # Whether the command named $1 is to run: all of them, unless some are named on the command line.
-all=" start loadtest bench:chat bench:events bench:failover bench:web bench:lighthouse screenshots "
+all=" start loadtest bench:chat bench:events bench:failover bench:udp-floor bench:web bench:lighthouse screenshots "
 selected=" ${*:-$all} "
 for name in "$@"; do
 	[[ $all == *" $name "* ]] || { printf 'smoke: unknown command "%s"\n\nbash scripts/smoke.sh [%s]\n' "$name" "$(echo $all)" >&2; exit 2; }
@@ -112,6 +112,12 @@ if wanted bench:failover; then
 section "npm run bench:failover (1 kill, 1 call of 2, not written to docs/)"
 npm run bench:failover --silent -- --kills 1 --calls 1 --size 2 | tee "$tmp/failover.txt" || fail "npm run bench:failover failed"
 grep -q 'every member receiving media again' "$tmp/failover.txt" || fail "npm run bench:failover printed no figures"
+fi
+
+if wanted bench:udp-floor; then
+section "npm run bench:udp-floor (4 sockets, 1 s)"
+npm run bench:udp-floor --silent -- --sockets 4 --rate 2000 --seconds 1 | tee "$tmp/udp-floor.txt" || fail "npm run bench:udp-floor failed"
+grep -q 'µs a datagram' "$tmp/udp-floor.txt" || fail "npm run bench:udp-floor printed no figures"
 fi
 
 if wanted bench:web; then

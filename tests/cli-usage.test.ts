@@ -32,6 +32,7 @@ const TOOLS = [
   { name: 'bench:chat', script: 'bench/chat.ts', usage: 'DATABASE_URL=postgres://… REDIS_URL=redis://… npm run bench:chat -- [options]', badValue: ['--clients', '0'], valueError: '--clients takes counts in 1..5000' },
   { name: 'bench:events', script: 'bench/control-events.ts', usage: 'npm run bench:events -- [options]', badValue: ['--rooms', 'x'], valueError: '--rooms must be an integer in 1..500, got "x"' },
   { name: 'bench:failover', script: 'bench/failover.ts', usage: 'npm run bench:failover -- [options]', badValue: ['--kills', 'x'], valueError: '--kills must be an integer in 1..1000, got "x"' },
+  { name: 'bench:udp-floor', script: 'bench/udp-receive-floor.ts', usage: 'npm run bench:udp-floor -- [options]', badValue: ['--sockets', 'x'], valueError: '--sockets must be an integer in 1..1000, got "x"' },
   { name: 'bench:web', script: 'scripts/bench-web.ts', usage: 'npm run bench:web -- [options]', badValue: ['--runs', 'x'], valueError: '--runs must be an integer in 1..100, got "x"' },
   { name: 'bench:lighthouse', script: 'scripts/bench-lighthouse.ts', usage: 'npm run bench:lighthouse -- [options]', badValue: ['--runs', 'x'], valueError: '--runs must be an integer in 1..20, got "x"' },
   { name: 'sim:autoscale', script: 'scripts/sim-autoscale.ts', usage: 'npm run sim:autoscale -- [options]', badValue: ['--peak', 'x'], valueError: '--peak must be an integer in 1..200, got "x"' },
