@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { io, Socket } from 'socket.io-client';
 import * as protocol from '@concord/protocol';
 import { writeBenchmarkSection } from '../scripts/benchmarks-doc';
-import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
+import { integerOption, parseCommandLine, runCli } from '../scripts/cli';
 import { startHarness, type SignalingProcess } from '../testkit/src/signaling';
 import { produceRequest } from '../testkit/src/voice-client';
 
@@ -194,11 +194,7 @@ function parseOptions(args: string[]): { scenario: Scenario; baseline?: string; 
       measure: { type: 'boolean', default: false },
     },
   });
-  const count = (name: keyof Scenario, max: number): number => {
-    const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer in 1..${max}, got "${values[name]}"`);
-    return value;
-  };
+  const count = (name: keyof Scenario, max: number): number => integerOption(name, values[name], 1, max);
   const scenario = { rooms: count('rooms', 500), peers: count('peers', 50), signaling: count('signaling', 8), seconds: count('seconds', 600), chat: count('chat', 100) };
   return { scenario, baseline: values.baseline, write: values.write, measure: values.measure };
 }

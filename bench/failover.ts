@@ -17,7 +17,7 @@ import { Participant, type MediaFor } from '../loadtest/src/client/participant';
 import { SignalingControl } from '../loadtest/src/client/signaling-control';
 import { PacingClock } from '../loadtest/src/media/clock';
 import { loadMediaSet } from '../loadtest/src/media/media-set';
-import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
+import { integerOption, parseCommandLine, runCli } from '../scripts/cli';
 
 const USAGE = `npm run bench:failover -- [options]
   --kills N   SIGKILLs of the node carrying the first call, one per round (default 12)
@@ -55,11 +55,7 @@ function parseOptions(args: string[]): Options {
     args,
     options: { kills: { type: 'string', default: '12' }, calls: { type: 'string', default: '6' }, size: { type: 'string', default: '3' } },
   });
-  const count = (name: keyof Options, min: number, max: number): number => {
-    const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got "${values[name]}"`);
-    return value;
-  };
+  const count = (name: keyof Options, min: number, max: number): number => integerOption(name, values[name], min, max);
   return { kills: count('kills', 1, 1000), calls: count('calls', 1, 50), size: count('size', 2, 20) };
 }
 

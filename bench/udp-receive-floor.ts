@@ -15,7 +15,7 @@ import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseCommandLine, runCli, UsageError } from '../scripts/cli';
+import { integerOption, parseCommandLine, runCli, UsageError } from '../scripts/cli';
 
 const USAGE = `npm run bench:udp-floor -- [options]
   --mode dgram|poll  an empty 'message' listener per socket, or fs.readSync polling (default dgram)
@@ -52,10 +52,7 @@ async function main(args: string[]): Promise<void> {
     },
   });
   if (values.mode !== 'dgram' && values.mode !== 'poll') throw new UsageError(`--mode is dgram or poll, got "${values.mode}"`);
-  for (const [name, max] of [['sockets', 1_000], ['rate', 1_000_000], ['seconds', 600], ['tick', 1_000]] as const) {
-    const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`--${name} must be an integer in 1..${max}, got "${values[name]}"`);
-  }
+  for (const [name, max] of [['sockets', 1_000], ['rate', 1_000_000], ['seconds', 600], ['tick', 1_000]] as const) integerOption(name, values[name], 1, max);
   const sockets: dgram.Socket[] = [];
   for (let i = 0; i < Number(values.sockets); i++) {
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });

@@ -22,6 +22,13 @@ export function parseCommandLine<T extends CommandLine>(config: T): ReturnType<t
   }
 }
 
+/** A flag's value as a whole number in min..max, or a UsageError naming the flag and what was given. */
+export function integerOption(name: string, raw: string | undefined, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return value;
+}
+
 /**
  * Runs a tool's main: `--help` (or `-h`) prints the usage; a UsageError prints `name: message`
  * and the usage to stderr and exits 2; any other failure prints its stack and exits 1. When main
